@@ -1,0 +1,104 @@
+"""FastAPI dependencies: who is calling, which tenant, and a unit of work bound to it.
+
+The composition root (api/app.py) puts a `Wiring` on `app.state`; routers only see ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import OAuth2, SecurityScopes
+
+from api.errors import InsufficientScope
+from domain.auth.model import PLATFORM_ADMIN, TENANT_SCOPES, Principal, TenantRef
+from domain.auth.ports import Authenticator, TokenSigner, TokenVerifier
+from domain.auth.services import TokenPolicy
+from domain.shared.clock import Clock
+from domain.shared.errors import Forbidden, Unauthenticated
+from domain.shared.ports import UnitOfWork
+
+
+@dataclass
+class Wiring:
+    clock: Clock
+    authenticator: Authenticator
+    signer: TokenSigner
+    verifier: TokenVerifier
+    token_policy: TokenPolicy
+    uow_factory: Callable[[str | None], UnitOfWork]
+    jwks: Callable[[], Awaitable[dict[str, Any]]]
+    readiness: Callable[[], Awaitable[dict[str, Any]]]
+
+
+SCOPE_DESCRIPTIONS = {PLATFORM_ADMIN: "Provision and manage tenants (platform operators)"} | {
+    scope: f"{scope.split(':')[1].title()} {scope.split(':')[0]}" for scope in TENANT_SCOPES}
+
+oauth2 = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(
+        tokenUrl="/oauth/token", scopes=SCOPE_DESCRIPTIONS)),
+    scheme_name="oauth2",
+    description="OAuth 2 client credentials: POST /oauth/token, then `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+
+
+def wiring(request: Request) -> Wiring:
+    return request.app.state.wiring  # type: ignore[no-any-return]
+
+
+@dataclass
+class Caller:
+    """A verified caller, its tenant (None for platform tokens) and a unit of work bound to it."""
+
+    principal: Principal
+    tenant: TenantRef | None
+    uow: UnitOfWork
+    clock: Clock
+
+    @property
+    def owner(self) -> str:
+        """Whose idempotency keys these are."""
+        return self.principal.client_id
+
+
+async def _authenticate(request: Request, security_scopes: SecurityScopes,
+                        authorization: str | None) -> tuple[Principal, TenantRef | None]:
+    if not authorization:
+        raise Unauthenticated("send an access token: Authorization: Bearer <token>")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must use the Bearer scheme")
+    principal, tenant = await wiring(request).authenticator.authenticate(token.strip())
+    missing = [s for s in security_scopes.scopes if not principal.has(s)]
+    if missing:
+        raise InsufficientScope(f"this operation needs scope {' '.join(missing)}",
+                                extra={"required_scopes": missing})
+    request.state.client_id = principal.client_id
+    if tenant is not None:
+        request.state.tenant_slug = tenant.slug
+    return principal, tenant
+
+
+async def tenant_caller(request: Request, security_scopes: SecurityScopes,
+                        authorization: Annotated[str | None, Depends(oauth2)]) -> Caller:
+    """A tenant's token; the unit of work is bound to the tenant's schema."""
+    principal, tenant = await _authenticate(request, security_scopes, authorization)
+    if tenant is None:
+        raise Forbidden("this operation needs a tenant's token, not a platform token")
+    w = wiring(request)
+    return Caller(principal=principal, tenant=tenant, uow=w.uow_factory(tenant.schema), clock=w.clock)
+
+
+async def platform_caller(request: Request, security_scopes: SecurityScopes,
+                          authorization: Annotated[str | None, Depends(oauth2)]) -> Caller:
+    """A platform token (scope platform:admin); the unit of work reaches the control plane only."""
+    principal, tenant = await _authenticate(request, security_scopes, authorization)
+    if tenant is not None:
+        raise InsufficientScope(f"this operation needs scope {PLATFORM_ADMIN}",
+                                extra={"required_scopes": [PLATFORM_ADMIN]})
+    w = wiring(request)
+    return Caller(principal=principal, tenant=None, uow=w.uow_factory(None), clock=w.clock)

@@ -1,0 +1,115 @@
+"""JWT access tokens (RFC 9068 profile) signed with ES256 by PyJWT, and the request authenticator."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import jwt
+
+from domain.auth.model import Principal, TenantRef, TokenClaims
+from domain.shared.errors import TenantSuspended, Unauthenticated
+from infra.auth.keys import ALGORITHM, KeyStore
+from infra.caches import Caches
+
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "scope", "iat", "exp", "jti"]
+
+
+class JwtSigner:
+    def __init__(self, keys: KeyStore) -> None:
+        self._keys = keys
+
+    def sign(self, claims: TokenClaims) -> str:
+        key = self._keys.signing_key()
+        payload: dict[str, Any] = {
+            "iss": claims.iss, "aud": claims.aud, "sub": claims.sub, "scope": " ".join(claims.scope),
+            "iat": claims.iat, "nbf": claims.iat, "exp": claims.exp, "jti": claims.jti,
+            "client_id": claims.sub,
+        }
+        if claims.tid is not None:
+            payload["tid"] = str(claims.tid)
+        return jwt.encode(payload, key.private, algorithm=ALGORITHM,
+                          headers={"kid": key.kid, "typ": "at+jwt"})
+
+
+class JwtVerifier:
+    """Pins the algorithm (no `none`, no HS/ES confusion), issuer, audience, expiry and kid."""
+
+    def __init__(self, keys: KeyStore, *, issuer: str, audience: str, leeway: int = 5) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+
+    def verify(self, token: str) -> TokenClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("the access token is malformed") from exc
+        if header.get("alg") != ALGORITHM:
+            raise Unauthenticated(f"tokens must be signed with {ALGORITHM}")
+        kid = header.get("kid")
+        key = self._keys.verification_key(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise Unauthenticated("the token's signing key (kid) is unknown")
+        try:
+            payload = jwt.decode(
+                token, key.public, algorithms=[ALGORITHM], audience=self._audience,
+                issuer=self._issuer, leeway=self._leeway,
+                options={"require": REQUIRED_CLAIMS, "verify_nbf": True})
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("the access token has expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise Unauthenticated("the access token is not valid yet") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"the access token is invalid: {exc}") from exc
+        try:
+            tid = UUID(payload["tid"]) if payload.get("tid") else None
+            return TokenClaims(iss=payload["iss"], aud=self._audience, sub=str(payload["sub"]), tid=tid,
+                               scope=tuple(str(payload["scope"]).split()), iat=int(payload["iat"]),
+                               exp=int(payload["exp"]), jti=str(payload["jti"]))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise Unauthenticated("the access token's claims are malformed") from exc
+
+
+class TokenAuthenticator:
+    """Bearer token -> principal and tenant, with no database query on the hot path."""
+
+    def __init__(self, verifier: JwtVerifier, caches: Caches) -> None:
+        self._verifier = verifier
+        self._caches = caches
+
+    async def authenticate(self, token: str) -> tuple[Principal, TenantRef | None]:
+        keys = self._caches.keys
+        await keys.refresh_if_stale()
+        try:
+            claims = self._verifier.verify(token)
+        except Unauthenticated:
+            # A key created by another worker moments ago: look once more before refusing.
+            if not _kid_known(keys, token):
+                await keys.load()
+                claims = self._verifier.verify(token)
+            else:
+                raise
+        if await self._caches.revoked.contains(claims.jti):
+            raise Unauthenticated("the access token has been revoked")
+        tenant = None
+        if claims.tid is not None:
+            entry = await self._caches.tenants.get(claims.tid)
+            if entry is None:
+                raise Unauthenticated("the token's tenant does not exist")
+            if not entry.status == "active":
+                raise TenantSuspended(claims.tid)
+            tenant = TenantRef(id=entry.id, slug=entry.slug, schema=entry.schema,
+                               timezone=entry.timezone, currency=entry.currency)
+        principal = Principal(client_id=claims.sub, tenant_id=claims.tid,
+                              scopes=frozenset(claims.scope), jti=claims.jti, expires_at=claims.exp)
+        return principal, tenant
+
+
+def _kid_known(keys: KeyStore, token: str) -> bool:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return True  # malformed: reloading keys would not help
+    return isinstance(kid, str) and keys.verification_key(kid) is not None

@@ -1,0 +1,90 @@
+"""The SQL unit of work: one connection, one transaction, repositories bound to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from infra.caches import Caches
+from infra.db.repositories.auth import SqlClientRepository, SqlRevocationRepository
+from infra.db.repositories.idempotency import SqlIdempotencyStore
+from infra.db.repositories.tenants import SqlSchemaProvisioner, SqlTenantRepository
+from infra.db.tables.control import platform_idempotency_keys
+from infra.db.tables.tenant import idempotency_keys
+
+
+class SqlUnitOfWork:
+    """`schema=None`: control plane only. `schema="t_<slug>"`: tenant tables resolve to that
+    schema through `schema_translate_map` (never `SET search_path`, which leaks through pools).
+
+    Blocks nest; only the outermost commits or rolls back (see domain.shared.ports.UnitOfWork).
+    """
+
+    def __init__(self, engine: AsyncEngine, caches: Caches, *, schema: str | None = None,
+                 idempotency_ttl: timedelta = timedelta(hours=24)) -> None:
+        self._engine = engine
+        self._caches = caches
+        self._schema = schema
+        self._ttl = idempotency_ttl
+        self._depth = 0
+        self._conn: AsyncConnection | None = None
+        self._committed = False
+        self._on_commit: list[Callable[[], None]] = []
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self._conn is not None, "use the unit of work inside `async with`"
+        return self._conn
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self._depth += 1
+        if self._depth == 1:
+            conn = await self._engine.connect()
+            if self._schema is not None:
+                conn = await conn.execution_options(schema_translate_map={None: self._schema})
+            await conn.begin()
+            self._conn = conn
+            self._committed = False
+            self._on_commit = []
+            self._bind(conn)
+        return self
+
+    def _bind(self, conn: AsyncConnection) -> None:
+        caches = self._caches
+        self.tenants = SqlTenantRepository(conn, self._on_commit, caches.tenants.evict)
+        self.clients = SqlClientRepository(conn)
+        self.revocations = SqlRevocationRepository(conn, self._on_commit, caches.revoked.add)
+        self.schemas = SqlSchemaProvisioner(conn)
+        table = idempotency_keys if self._schema is not None else platform_idempotency_keys
+        self.idempotency = SqlIdempotencyStore(conn, table, self._schema or "control", self._ttl)
+
+    async def commit(self) -> None:
+        if self._depth > 1:
+            self._committed = True  # the outermost block commits
+            return
+        assert self._conn is not None
+        await self._conn.commit()
+        self._committed = True
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        conn, self._conn = self._conn, None
+        assert conn is not None
+        try:
+            if not self._committed or exc is not None:
+                await conn.rollback()
+        finally:
+            await conn.close()
+        if self._committed and exc is None:
+            for callback in self._on_commit:
+                callback()
+
+
+UnitOfWorkFactory = Callable[..., Any]
