@@ -32,7 +32,7 @@ keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True, highlight=False)
 
 

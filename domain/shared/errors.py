@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -61,14 +61,13 @@ class Unauthenticated(DomainError):
     """No valid credentials: missing, malformed, expired, revoked or unknown token."""
 
 
-@dataclass(frozen=True)
 class OAuthError(Exception):
     """An RFC 6749 section 5.2 error: returned as plain OAuth JSON, not problem+json."""
 
-    error: str
-    description: str
-    status: int = 400
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return f"{self.error}: {self.description}"
+    def __init__(self, error: str, description: str, *, status: int = 400,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+        self.headers: dict[str, str] = dict(headers or {})

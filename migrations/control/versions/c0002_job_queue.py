@@ -42,7 +42,9 @@ def downgrade() -> None:
             EXECUTE 'DROP TABLE IF EXISTS control.' || quote_ident(r.tablename) || ' CASCADE';
           END LOOP;
           FOR r IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-                   WHERE n.nspname = 'control' AND t.typname LIKE 'procrastinate%' AND t.typtype = 'e' LOOP
+                   WHERE n.nspname = 'control' AND t.typname LIKE 'procrastinate%'
+                     AND (t.typtype = 'e' OR (t.typtype = 'c' AND EXISTS (
+                          SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c'))) LOOP
             EXECUTE 'DROP TYPE IF EXISTS control.' || quote_ident(r.typname) || ' CASCADE';
           END LOOP;
         END $$;
