@@ -82,6 +82,25 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
 
 
 @app.command()
+def worker(queues: Annotated[str, typer.Option(help="Comma-separated queues; empty: all")] = "",
+           concurrency: Annotated[int, typer.Option(help="Jobs at once")] = 4) -> None:
+    """Run background and scheduled jobs (procrastinate) until interrupted."""
+    from infra.jobs import job_app
+    from infra.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def run(url: str) -> None:
+        async with job_app(settings, url) as jobs:
+            await jobs.run_worker_async(queues=[q for q in queues.split(",") if q] or None,
+                                        concurrency=concurrency)
+
+    with database(settings) as url:
+        asyncio.run(run(url))
+
+
+@app.command()
 def migrate(concurrency: Annotated[int | None, typer.Option(help="Tenant schemas at once")] = None) -> None:
     """Upgrade the control plane, then every tenant schema; exit 1 naming any tenant that failed."""
     from infra.db.migrate import head, migrate_all_tenants, upgrade_control

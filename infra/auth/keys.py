@@ -107,25 +107,36 @@ class KeyStore:
 
     async def load(self) -> None:
         async with self._lock:
-            async with self._engine.connect() as conn:
-                rows = (await conn.execute(select(signing_keys).order_by(
-                    signing_keys.c.created_at))).all()
-            now = datetime.now(UTC)
-            keys: dict[str, SigningKey] = {}
-            signing = None
-            for row in rows:
-                if row.expires_at is not None and row.expires_at <= now:
-                    continue
-                private: Any = serialization.load_pem_private_key(row.private_pem.encode(), None)
-                key = SigningKey(kid=row.kid, private=private if row.retired_at is None else None,
-                                 public=private.public_key(), jwk=dict(row.public_jwk),
-                                 created_at=row.created_at, retired_at=row.retired_at,
-                                 expires_at=row.expires_at)
-                keys[row.kid] = key
-                if row.retired_at is None:
-                    signing = key
-            self._keys, self._signing = keys, signing
-            self._loaded_at = time.monotonic()
+            await self._load_locked()
+
+    async def reload_unless_recent(self, seconds: float) -> None:
+        """Reload unless the keys were loaded less than `seconds` ago: a stream of tokens naming
+        unknown kids costs at most one query per period, not one each (a NOTIFY about a new key
+        marks the store stale, so a real new key is still seen at once)."""
+        async with self._lock:
+            if time.monotonic() - self._loaded_at >= seconds:
+                await self._load_locked()
+
+    async def _load_locked(self) -> None:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(signing_keys).order_by(
+                signing_keys.c.created_at))).all()
+        now = datetime.now(UTC)
+        keys: dict[str, SigningKey] = {}
+        signing = None
+        for row in rows:
+            if row.expires_at is not None and row.expires_at <= now:
+                continue
+            private: Any = serialization.load_pem_private_key(row.private_pem.encode(), None)
+            key = SigningKey(kid=row.kid, private=private if row.retired_at is None else None,
+                             public=private.public_key(), jwk=dict(row.public_jwk),
+                             created_at=row.created_at, retired_at=row.retired_at,
+                             expires_at=row.expires_at)
+            keys[row.kid] = key
+            if row.retired_at is None:
+                signing = key
+        self._keys, self._signing = keys, signing
+        self._loaded_at = time.monotonic()
 
     async def refresh_if_stale(self) -> None:
         if not self.fresh:

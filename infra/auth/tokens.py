@@ -63,11 +63,17 @@ class JwtVerifier:
             raise Unauthenticated("the access token is not valid yet") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"the access token is invalid: {exc}") from exc
+        # Claims this server signs are strings (tid absent for platform tokens); anything else is
+        # malformed, not coerced (UUID(123) would even raise AttributeError: a 500).
+        tid_claim = payload.get("tid")
+        if ("tid" in payload and not isinstance(tid_claim, str)) or not all(
+                isinstance(payload.get(name), str) for name in ("sub", "scope", "jti")):
+            raise Unauthenticated("the access token's claims are malformed")
         try:
-            tid = UUID(payload["tid"]) if payload.get("tid") else None
-            return TokenClaims(iss=payload["iss"], aud=self._audience, sub=str(payload["sub"]), tid=tid,
-                               scope=tuple(str(payload["scope"]).split()), iat=int(payload["iat"]),
-                               exp=int(payload["exp"]), jti=str(payload["jti"]))
+            tid = UUID(tid_claim) if tid_claim is not None else None
+            return TokenClaims(iss=payload["iss"], aud=self._audience, sub=payload["sub"], tid=tid,
+                               scope=tuple(payload["scope"].split()), iat=int(payload["iat"]),
+                               exp=int(payload["exp"]), jti=payload["jti"])
         except (ValueError, TypeError, KeyError) as exc:
             raise Unauthenticated("the access token's claims are malformed") from exc
 
@@ -87,7 +93,7 @@ class TokenAuthenticator:
         except Unauthenticated:
             # A key created by another worker moments ago: look once more before refusing.
             if not _kid_known(keys, token):
-                await keys.load()
+                await keys.reload_unless_recent(1.0)
                 claims = self._verifier.verify(token)
             else:
                 raise

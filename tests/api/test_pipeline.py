@@ -1,0 +1,34 @@
+"""Cross-cutting pipeline behaviour: request ids, metrics, CORS, readiness."""
+
+from __future__ import annotations
+
+import re
+
+
+async def test_metrics_count_requests_by_route_template(api, tenant_a):
+    for _ in range(2):
+        await api.get("/v1/clients", headers=tenant_a.auth)
+    text = (await api.get("/metrics")).text
+    line = next(line for line in text.splitlines()
+                if line.startswith("kizuna_http_requests_total{") and 'route="/v1/clients"' in line
+                and 'method="GET"' in line and 'status="200"' in line)
+    assert float(line.rsplit(" ", 1)[1]) >= 2
+    assert re.search(r'kizuna_http_request_duration_seconds_bucket\{.*route="/v1/clients"', text)
+    assert "kizuna_db_pool_checked_out" in text
+
+
+async def test_cors_preflight_allows_only_configured_origins(api):
+    allowed = await api.options("/v1/clients", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,idempotency-key"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "idempotency-key" in allowed.headers["access-control-allow-headers"].lower()
+    denied = await api.options("/v1/clients", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in denied.headers
+
+
+async def test_readiness_reports_heads(api):
+    body = (await api.get("/readyz")).json()
+    assert body["control_revision"] == body["control_head"] and body["tenants_behind"] == 0

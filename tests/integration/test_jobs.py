@@ -1,0 +1,63 @@
+"""The job queue on real PostgreSQL: procrastinate's tables in `control`, housekeeping job."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from infra.db.maintenance import purge_expired
+from infra.db.migrate import migrate_tenant_schema
+from infra.jobs import MAINTENANCE_QUEUE, job_app
+from infra.settings import Settings
+
+
+async def _seed(db, schema: str, now: datetime) -> None:
+    async with db.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO control.tenants (id, slug, name, timezone, currency, status, schema_name, created_at,"
+            " updated_at) VALUES (gen_random_uuid(), :slug, 'x', 'Asia/Tokyo', 'JPY', 'active', :schema, now(), now())"),
+            {"slug": schema[2:], "schema": schema})
+        await migrate_tenant_schema(conn, schema, current=None, create=True)
+        for key, expires in (("old", now - timedelta(seconds=1)), ("new", now + timedelta(hours=1))):
+            await conn.execute(text(
+                f'INSERT INTO "{schema}".idempotency_keys (owner, key, fingerprint, created_at, expires_at)'
+                " VALUES ('c', :k, 'f', now(), :e)"), {"k": key, "e": expires})
+            await conn.execute(text(
+                "INSERT INTO control.revoked_tokens (jti, expires_at) VALUES (:j, :e)"),
+                {"j": f"{schema}-{key}", "e": expires})
+
+
+async def _left(db, schema: str) -> tuple[list[str], list[str]]:
+    async with db.connect() as conn:
+        keys = (await conn.execute(text(f'SELECT key FROM "{schema}".idempotency_keys'))).scalars().all()
+        jtis = (await conn.execute(text(
+            "SELECT jti FROM control.revoked_tokens WHERE jti LIKE :p"), {"p": f"{schema}-%"})).scalars().all()
+    return sorted(keys), sorted(jtis)
+
+
+async def test_purge_removes_only_expired_rows_and_is_idempotent(db):
+    now = datetime.now(UTC)
+    await _seed(db, "t_purge_one", now)
+    first = await purge_expired(db, now)
+    assert first["idempotency_keys"] >= 1 and first["revoked_tokens"] >= 1
+    assert await _left(db, "t_purge_one") == (["new"], ["t_purge_one-new"])
+    await purge_expired(db, now)
+    assert await _left(db, "t_purge_one") == (["new"], ["t_purge_one-new"])
+
+
+async def test_worker_runs_a_deferred_job_from_control_schema(db, database_url):
+    now = datetime.now(UTC)
+    await _seed(db, "t_purge_two", now)
+    async with job_app(Settings(), database_url) as jobs:
+        await jobs.configure_task("kizuna.purge_expired").defer_async(timestamp=int(now.timestamp()))
+        await jobs.run_worker_async(queues=[MAINTENANCE_QUEUE], wait=False, install_signal_handlers=False)
+    assert await _left(db, "t_purge_two") == (["new"], ["t_purge_two-new"])
+    async with db.connect() as conn:
+        status = (await conn.execute(text(
+            "SELECT status FROM control.procrastinate_jobs WHERE task_name = 'kizuna.purge_expired'"
+            " ORDER BY id DESC LIMIT 1"))).scalar()
+        in_public = (await conn.execute(text(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'procrastinate%'"
+        ))).scalar()
+    assert status == "succeeded" and in_public == 0
