@@ -16,7 +16,8 @@ from api import errors
 from api.deps import Wiring
 from api.http.middleware import BodyGuardMiddleware, RequestContextMiddleware
 from api.openapi_doc import customise_openapi
-from api.routers import clients, health, oauth, tenants
+from api.routers import clients, customers, health, oauth, tenants
+from domain.auth.model import TenantRef
 from domain.auth.services import TokenPolicy, ensure_platform_client
 from domain.shared.clock import Clock, SystemClock
 from infra.auth.keys import KeyStore, ensure_signing_key
@@ -27,6 +28,7 @@ from infra.db.notify import CacheListener
 from infra.db.readiness import readiness
 from infra.db.uow import SqlUnitOfWork
 from infra.db.urls import libpq_url
+from infra.events import EventBus
 from infra.settings import Settings
 
 POOL_IN_USE = Gauge("kizuna_db_pool_checked_out", "Database connections in use")
@@ -61,15 +63,18 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
         engine = make_engine(database_url, settings)
         keys = KeyStore(engine, settings.cache_ttl_seconds)
         caches = Caches(tenants=TenantRegistry(engine, settings.cache_ttl_seconds),
-                        revoked=RevokedTokens(engine, settings.cache_ttl_seconds), keys=keys)
+                        revoked=RevokedTokens(engine, settings.cache_ttl_seconds,
+                                               settings.token_ttl_seconds), keys=keys)
         await ensure_signing_key(engine)
         await keys.load()
         listener = CacheListener(libpq_url(database_url), caches.handle)
         await listener.start()
         ttl = timedelta(hours=settings.idempotency_ttl_hours)
 
-        def uow_factory(schema: str | None) -> SqlUnitOfWork:
-            return SqlUnitOfWork(engine, caches, schema=schema, idempotency_ttl=ttl)
+        bus = EventBus()
+
+        def uow_factory(tenant: TenantRef | None) -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine, caches, tenant=tenant, idempotency_ttl=ttl, bus=bus)
 
         async def jwks() -> dict[str, Any]:
             await keys.refresh_if_stale()
@@ -83,6 +88,7 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
                                      ttl_seconds=settings.token_ttl_seconds),
             uow_factory=uow_factory, jwks=jwks, readiness=lambda: readiness(engine))
         app.state.engine = engine
+        app.state.bus = bus
         app.state.caches = caches
 
         def collect_metrics() -> None:
@@ -107,11 +113,16 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
                       {"name": "oauth", "description": "OAuth 2 authorization server"},
                       {"name": "tenants", "description": "Tenant provisioning (platform operators)"},
                       {"name": "clients", "description": "A tenant's OAuth clients"},
+                      {"name": "customers", "description": "Profiles, identities, consents, merges"},
                       {"name": "health", "description": "Liveness and readiness"},
                   ])
     errors.install(app)
-    for router in (oauth.router, tenants.router, clients.router, health.router):
+    for router in (oauth.router, tenants.router, clients.router, customers.router,
+                   customers.attributes_router, health.router):
         app.include_router(router)
+    app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    # Added last, so outermost: refusals (413, 415, 500) also carry CORS headers browsers can read.
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -119,8 +130,6 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
                                           "If-Match", "X-Request-ID"],
                            expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
                            max_age=600)
-    app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)
     customise_openapi(app)
     return app
 

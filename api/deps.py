@@ -29,7 +29,7 @@ class Wiring:
     signer: TokenSigner
     verifier: TokenVerifier
     token_policy: TokenPolicy
-    uow_factory: Callable[[str | None], UnitOfWork]
+    uow_factory: Callable[[TenantRef | None], UnitOfWork]
     jwks: Callable[[], Awaitable[dict[str, Any]]]
     readiness: Callable[[], Awaitable[dict[str, Any]]]
 
@@ -90,7 +90,7 @@ async def tenant_caller(request: Request, security_scopes: SecurityScopes,
     if tenant is None:
         raise Forbidden("this operation needs a tenant's token, not a platform token")
     w = wiring(request)
-    return Caller(principal=principal, tenant=tenant, uow=w.uow_factory(tenant.schema), clock=w.clock)
+    return Caller(principal=principal, tenant=tenant, uow=w.uow_factory(tenant), clock=w.clock)
 
 
 async def platform_caller(request: Request, security_scopes: SecurityScopes,

@@ -128,15 +128,22 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 async def _oauth(request: Request, exc: Exception) -> JSONResponse:
     """RFC 6749 section 5.2 errors keep their own JSON shape: OAuth clients parse `error`."""
     assert isinstance(exc, OAuthError)
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers}
+    if exc.status == 401:
+        # RFC 6749 5.2: a 401 invalid_client names the scheme the client should authenticate with.
+        headers.setdefault("WWW-Authenticate", 'Basic realm="kizuna"')
     return JSONResponse({"error": exc.error, "error_description": exc.description},
-                        status_code=exc.status,
-                        headers={"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers})
+                        status_code=exc.status, headers=headers)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return problem(request, RouteNotFound(f"no route matches {request.url.path}"))
+    if exc.status_code == 400:
+        # FastAPI's own refusal of a body it could not decode (invalid UTF-8, nesting too deep for
+        # the JSON parser): the same problem as any other malformed body.
+        return problem(request, MalformedBody("the request body is not valid JSON"))
     if exc.status_code == 413:
         return problem(request, PayloadTooLarge(str(exc.detail)))
     if exc.status_code == 405:
@@ -151,7 +158,11 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return problem(request, InternalError("an internal error occurred; quote the request_id"))
+    # Starlette answers unhandled errors from its outermost middleware, outside
+    # RequestContextMiddleware, so the request id header must be set here.
+    request_id = getattr(request.state, "request_id", None)
+    return problem(request, InternalError("an internal error occurred; quote the request_id"),
+                   headers={"X-Request-ID": request_id} if request_id else None)
 
 
 def install(app: FastAPI) -> None:

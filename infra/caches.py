@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.tenants.model import TenantStatus
 from infra.auth.keys import KeyStore
-from infra.db.tables.control import revoked_tokens, tenants
+from infra.db.tables.control import oauth_clients, revoked_tokens, tenants
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,17 @@ class TenantRegistry:
 
 
 class RevokedTokens:
-    """Ids of revoked, not yet expired tokens: a set in memory, reloaded periodically."""
+    """Ids of revoked, not yet expired tokens, and clients deleted within the last token lifetime
+    (their tokens die with them): sets in memory, reloaded periodically."""
 
-    def __init__(self, engine: AsyncEngine, ttl: float) -> None:
+    def __init__(self, engine: AsyncEngine, ttl: float, token_ttl_seconds: int = 3600) -> None:
         self._engine = engine
         self._ttl = ttl
+        self._token_ttl = timedelta(seconds=token_ttl_seconds + 60)
         self._jtis: set[str] = set()
+        self._clients: set[str] = set()
         self._added_while_loading: set[str] = set()
+        self._clients_added_while_loading: set[str] = set()
         self._loaded_at = float("-inf")
 
     async def contains(self, jti: str) -> bool:
@@ -73,19 +77,32 @@ class RevokedTokens:
             await self.reload()
         return jti in self._jtis
 
+    async def client_deleted(self, client_id: str) -> bool:
+        if time.monotonic() - self._loaded_at >= self._ttl:
+            await self.reload()
+        return client_id in self._clients
+
     async def reload(self) -> None:
         self._added_while_loading = set()
+        self._clients_added_while_loading = set()
+        now = datetime.now(UTC)
         async with self._engine.connect() as conn:
-            rows = await conn.execute(select(revoked_tokens.c.jti).where(
-                revoked_tokens.c.expires_at > datetime.now(UTC)))
-            fresh = {row.jti for row in rows}
+            jtis = {row.jti for row in await conn.execute(select(revoked_tokens.c.jti).where(
+                revoked_tokens.c.expires_at > now))}
+            clients = {row.client_id for row in await conn.execute(select(oauth_clients.c.client_id).where(
+                oauth_clients.c.deleted_at > now - self._token_ttl))}
         # A revocation announced while the query ran may not be in its snapshot: keep it.
-        self._jtis = fresh | self._added_while_loading
+        self._jtis = jtis | self._added_while_loading
+        self._clients = clients | self._clients_added_while_loading
         self._loaded_at = time.monotonic()
 
     def add(self, jti: str) -> None:
         self._jtis.add(jti)
         self._added_while_loading.add(jti)
+
+    def add_client(self, client_id: str) -> None:
+        self._clients.add(client_id)
+        self._clients_added_while_loading.add(client_id)
 
 
 @dataclass
@@ -95,7 +112,7 @@ class Caches:
     keys: KeyStore
 
     def handle(self, payload: str) -> None:
-        """A LISTEN/NOTIFY message: `tenant:<id>`, `revoked:<jti>`, `keys`."""
+        """A LISTEN/NOTIFY message: `tenant:<id>`, `revoked:<jti>`, `client_deleted:<id>`, `keys`."""
         kind, _, value = payload.partition(":")
         if kind == "tenant":
             try:
@@ -104,5 +121,7 @@ class Caches:
                 self.tenants.clear()
         elif kind == "revoked":
             self.revoked.add(value)
+        elif kind == "client_deleted":
+            self.revoked.add_client(value)
         elif kind == "keys":
             self.keys.mark_stale()

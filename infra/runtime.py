@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.auth.model import TenantRef
 from infra.auth.keys import KeyStore
 from infra.caches import Caches, RevokedTokens, TenantRegistry
 from infra.db.engine import make_engine
@@ -20,19 +21,20 @@ from infra.settings import Settings
 class Runtime:
     engine: AsyncEngine
     caches: Caches
-    uow_factory: Callable[[str | None], SqlUnitOfWork]
+    uow_factory: Callable[[TenantRef | None], SqlUnitOfWork]
 
 
 @contextlib.asynccontextmanager
 async def runtime(settings: Settings, url: str, *, pool_size: int | None = None) -> AsyncIterator[Runtime]:
     engine = make_engine(url, settings, pool_size=pool_size)
     caches = Caches(tenants=TenantRegistry(engine, settings.cache_ttl_seconds),
-                    revoked=RevokedTokens(engine, settings.cache_ttl_seconds),
+                    revoked=RevokedTokens(engine, settings.cache_ttl_seconds,
+                                               settings.token_ttl_seconds),
                     keys=KeyStore(engine, settings.cache_ttl_seconds))
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
     try:
         yield Runtime(engine=engine, caches=caches,
-                      uow_factory=lambda schema: SqlUnitOfWork(engine, caches, schema=schema,
+                      uow_factory=lambda tenant: SqlUnitOfWork(engine, caches, tenant=tenant,
                                                                idempotency_ttl=ttl))
     finally:
         await engine.dispose()

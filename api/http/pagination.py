@@ -33,7 +33,10 @@ def encode_cursor(after: UUID | None) -> str | None:
 def decode_cursor(cursor: str) -> UUID:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return UUID(json.loads(base64.urlsafe_b64decode(padded.encode()))["after"])
+        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+        if not isinstance(after, str):
+            raise TypeError("after must be a string")
+        return UUID(after)
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInput("the cursor is not one this API returned", field="cursor") from exc
 

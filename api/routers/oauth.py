@@ -27,9 +27,22 @@ _OAUTH_ERRORS: dict[int | str, dict[str, object]] = {
 Str = Annotated[str | None, Form()]
 
 
+def _invalid_client(description: str) -> OAuthError:
+    return OAuthError("invalid_client", description, status=401,
+                      headers={"WWW-Authenticate": 'Basic realm="kizuna"'})
+
+
 def client_credentials(request: Request, form_id: str | None, form_secret: str | None) -> tuple[str, str]:
     """HTTP Basic (RFC 6749 2.3.1: each part form-urlencoded) or client_id/client_secret fields;
     using both is refused, as the RFC says."""
+    cid, secret = _client_credentials(request, form_id, form_secret)
+    if "\x00" in cid or "\x00" in secret:
+        # No client id holds NUL, and PostgreSQL cannot even be asked about one (it would be a 500).
+        raise _invalid_client("client authentication failed")
+    return cid, secret
+
+
+def _client_credentials(request: Request, form_id: str | None, form_secret: str | None) -> tuple[str, str]:
     header = request.headers.get("authorization")
     if header and header.lower().startswith("basic "):
         if form_secret:
@@ -38,16 +51,13 @@ def client_credentials(request: Request, form_id: str | None, form_secret: str |
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
             raw_id, sep, raw_secret = decoded.partition(":")
         except (binascii.Error, UnicodeDecodeError) as exc:
-            raise OAuthError("invalid_client", "malformed Basic credentials", status=401,
-                             headers={"WWW-Authenticate": 'Basic realm="kizuna"'}) from exc
+            raise _invalid_client("malformed Basic credentials") from exc
         if not sep:
-            raise OAuthError("invalid_client", "malformed Basic credentials", status=401,
-                             headers={"WWW-Authenticate": 'Basic realm="kizuna"'})
+            raise _invalid_client("malformed Basic credentials")
         return unquote_plus(raw_id), unquote_plus(raw_secret)
     if form_id and form_secret:
         return form_id, form_secret
-    raise OAuthError("invalid_client", "client authentication is required", status=401,
-                     headers={"WWW-Authenticate": 'Basic realm="kizuna"'})
+    raise _invalid_client("client authentication is required")
 
 
 async def _authenticated_client(request: Request, client_id: str | None,
@@ -115,14 +125,17 @@ async def jwks(request: Request) -> JSONResponse:
 
 
 @router.get("/.well-known/oauth-authorization-server", operation_id="oauth_metadata",
-            response_model=ServerMetadata, summary="Authorization server metadata (RFC 8414)")
+            response_model=ServerMetadata, response_model_exclude_none=True,
+            summary="Authorization server metadata (RFC 8414)")
 async def metadata(request: Request) -> ServerMetadata:
-    issuer = wiring(request).token_policy.issuer.rstrip("/")
+    # RFC 8414 3.3: `issuer` is exactly the tokens' `iss`; only the endpoint URLs drop a trailing /.
+    issuer = wiring(request).token_policy.issuer
+    base = issuer.rstrip("/")
     methods = ["client_secret_basic", "client_secret_post"]
     return ServerMetadata(
-        issuer=issuer, token_endpoint=f"{issuer}/oauth/token",
-        jwks_uri=f"{issuer}/.well-known/jwks.json", revocation_endpoint=f"{issuer}/oauth/revoke",
-        introspection_endpoint=f"{issuer}/oauth/introspect",
+        issuer=issuer, token_endpoint=f"{base}/oauth/token",
+        jwks_uri=f"{base}/.well-known/jwks.json", revocation_endpoint=f"{base}/oauth/revoke",
+        introspection_endpoint=f"{base}/oauth/introspect",
         grant_types_supported=["client_credentials"],
         token_endpoint_auth_methods_supported=methods,
         revocation_endpoint_auth_methods_supported=methods,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from domain.auth.ports import ClientRepository, RevocationRepository
+    from domain.customers.ports import AttributeDefinitionRepository, CustomerRepository
+    from domain.shared.events import DomainEvent
     from domain.tenants.ports import SchemaProvisioner, TenantRepository
 
 
@@ -42,6 +44,12 @@ class UnitOfWork(Protocol):
     revocations: RevocationRepository
     schemas: SchemaProvisioner
     idempotency: IdempotencyStore
+    customers: CustomerRepository
+    attribute_definitions: AttributeDefinitionRepository
+
+    def publish(self, event: DomainEvent) -> None:
+        """Deliver `event` after (and only if) the outermost block commits."""
+        ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

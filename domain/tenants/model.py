@@ -71,7 +71,11 @@ _TIMEZONES: frozenset[str] | None = None
 def _known_timezones() -> frozenset[str]:
     global _TIMEZONES
     if _TIMEZONES is None:
-        _TIMEZONES = frozenset(available_timezones())
+        # The system zone database also lists files that are not IANA zone names: `localtime` (the
+        # server's own zone), `posixrules`, `Factory`, and the posix/ and right/ trees.
+        _TIMEZONES = frozenset(
+            name for name in available_timezones()
+            if name not in ("localtime", "posixrules", "Factory") and not name.startswith(("posix/", "right/")))
     return _TIMEZONES
 
 

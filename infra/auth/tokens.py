@@ -99,6 +99,8 @@ class TokenAuthenticator:
                 raise
         if await self._caches.revoked.contains(claims.jti):
             raise Unauthenticated("the access token has been revoked")
+        if await self._caches.revoked.client_deleted(claims.sub):
+            raise Unauthenticated("the token's client has been deleted")
         tenant = None
         if claims.tid is not None:
             entry = await self._caches.tenants.get(claims.tid)

@@ -5,30 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.auth.model import TenantRef
+from domain.shared.events import DomainEvent
 from infra.caches import Caches
 from infra.db.repositories.auth import SqlClientRepository, SqlRevocationRepository
+from infra.db.repositories.customers import SqlAttributeDefinitionRepository, SqlCustomerRepository
 from infra.db.repositories.idempotency import SqlIdempotencyStore
 from infra.db.repositories.tenants import SqlSchemaProvisioner, SqlTenantRepository
 from infra.db.tables.control import platform_idempotency_keys
 from infra.db.tables.tenant import idempotency_keys
+from infra.events import EventBus
 
 
 class SqlUnitOfWork:
-    """`schema=None`: control plane only. `schema="t_<slug>"`: tenant tables resolve to that
-    schema through `schema_translate_map` (never `SET search_path`, which leaks through pools).
+    """`tenant=None`: control plane only. With a tenant, its tables resolve to `t_<slug>` through
+    `schema_translate_map` (never `SET search_path`, which leaks through pools).
 
     Blocks nest; only the outermost commits or rolls back (see domain.shared.ports.UnitOfWork).
     """
 
-    def __init__(self, engine: AsyncEngine, caches: Caches, *, schema: str | None = None,
-                 idempotency_ttl: timedelta = timedelta(hours=24)) -> None:
+    def __init__(self, engine: AsyncEngine, caches: Caches, *, tenant: TenantRef | None = None,
+                 idempotency_ttl: timedelta = timedelta(hours=24), bus: EventBus | None = None) -> None:
         self._engine = engine
         self._caches = caches
-        self._schema = schema
+        self._tenant = tenant
+        self._schema = tenant.schema if tenant else None
+        self._bus = bus or EventBus()
+        self._events: list[DomainEvent] = []
         self._ttl = idempotency_ttl
         self._depth = 0
         self._conn: AsyncConnection | None = None
@@ -50,23 +56,32 @@ class SqlUnitOfWork:
             self._conn = conn
             self._committed = False
             self._on_commit = []
+            self._events = []
             self._bind(conn)
         return self
 
     def _bind(self, conn: AsyncConnection) -> None:
         caches = self._caches
         self.tenants = SqlTenantRepository(conn, self._on_commit, caches.tenants.evict)
-        self.clients = SqlClientRepository(conn)
+        self.clients = SqlClientRepository(conn, self._on_commit, caches.revoked.add_client)
         self.revocations = SqlRevocationRepository(conn, self._on_commit, caches.revoked.add)
         self.schemas = SqlSchemaProvisioner(conn)
         table = idempotency_keys if self._schema is not None else platform_idempotency_keys
         self.idempotency = SqlIdempotencyStore(conn, table, self._schema or "control", self._ttl)
+        self.customers = SqlCustomerRepository(conn)
+        self.attribute_definitions = SqlAttributeDefinitionRepository(conn)
+
+    def publish(self, event: DomainEvent) -> None:
+        self._events.append(event)
 
     async def commit(self) -> None:
         if self._depth > 1:
             self._committed = True  # the outermost block commits
             return
         assert self._conn is not None
+        tenant_id = self._tenant.id if self._tenant else None
+        if self._events:
+            await self._bus.enqueue(self._conn, tenant_id, self._events)
         await self._conn.commit()
         self._committed = True
 
@@ -85,6 +100,7 @@ class SqlUnitOfWork:
         if self._committed and exc is None:
             for callback in self._on_commit:
                 callback()
+            events, self._events = self._events, []
+            if events:
+                await self._bus.deliver(self._tenant.id if self._tenant else None, events)
 
-
-UnitOfWorkFactory = Callable[..., Any]

@@ -22,12 +22,16 @@ if context.is_offline_mode():
         context.run_migrations()
 else:
     schema = context.config.attributes["schema"]
-    connection = context.config.attributes["connection"].execution_options(
-        schema_translate_map={None: schema})
+    raw = context.config.attributes["connection"]
+    # Autogenerate reflects the connection's default schema: point it at the tenant schema for this
+    # transaction only (SET LOCAL ends with it, so nothing leaks through the pool).
+    raw.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
+    connection = raw.execution_options(schema_translate_map={None: schema})
     context.configure(
         connection=connection,
         target_metadata=tenant_metadata,
         version_table_schema=schema,
+        include_name=lambda name, type_, parent: not (type_ == "table" and name == "alembic_version"),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -99,3 +99,20 @@ async def test_failed_request_releases_its_idempotency_key(api, tenant_a):
     good = await api.post("/v1/clients", json={"name": "x", "scopes": ["nope:read"]},
                           headers=tenant_a.auth | key)
     assert good.status_code == 422 and "idempotent-replayed" not in good.headers
+
+
+async def test_deleting_a_client_kills_its_live_tokens(api, tenant_a):
+    made = (await _create(api, tenant_a, ("clients:read",))).json()
+    token = await get_token(api, made["client_id"], made["client_secret"])
+    assert (await api.get("/v1/clients", headers=bearer(token))).status_code == 200
+    assert (await api.delete(f"/v1/clients/{made['id']}", headers=tenant_a.auth)).status_code == 204
+    after = await api.get("/v1/clients", headers=bearer(token))
+    assert after.status_code == 401 and "deleted" in after.json()["detail"]
+    assert (await api.get("/v1/clients", headers=tenant_a.auth)).status_code == 200
+
+
+async def test_problem_responses_carry_cors_headers(api, tenant_a):
+    r = await api.post("/v1/clients", content=b"x", headers=tenant_a.auth | {
+        "Origin": "https://app.example", "Content-Type": "text/plain"})
+    assert r.status_code == 415
+    assert r.headers["access-control-allow-origin"] == "https://app.example"

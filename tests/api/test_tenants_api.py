@@ -57,8 +57,10 @@ async def test_duplicate_slug_is_409_and_creates_nothing(api, platform, engine):
 
 
 async def test_list_paginates_with_a_stable_cursor(api, platform):
+    made = []
     for _ in range(3):
-        await api.post("/v1/tenants", json={"slug": _slug("pg"), "name": "x"}, headers=platform)
+        r = await api.post("/v1/tenants", json={"slug": _slug("pg"), "name": "x"}, headers=platform)
+        made.append(r.json()["id"])
     seen: list[str] = []
     cursor = None
     pages = 0
@@ -75,8 +77,7 @@ async def test_list_paginates_with_a_stable_cursor(api, platform):
             break
     assert pages >= 2
     assert seen == sorted(seen) and len(seen) == len(set(seen))
-    everything = (await api.get("/v1/tenants", params={"limit": 200}, headers=platform)).json()["data"]
-    assert [t["id"] for t in everything] == seen
+    assert set(made) <= set(seen)
 
 
 async def test_patch_with_if_match_and_stale_etag(api, platform, tenant_a):

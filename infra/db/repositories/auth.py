@@ -30,8 +30,11 @@ _active = oauth_clients.c.deleted_at.is_(None)
 
 
 class SqlClientRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, on_commit: list[Any] | None = None,
+                 forget: Any = None) -> None:
         self._conn = conn
+        self._on_commit = on_commit if on_commit is not None else []
+        self._forget = forget
 
     async def add(self, client: Client) -> None:
         inserted = (await self._conn.execute(
@@ -71,9 +74,15 @@ class SqlClientRepository:
             secret_rotated_at=client.secret_rotated_at))
 
     async def delete(self, id: UUID, *, now: datetime) -> None:
-        # Soft delete: the client_id is never reused, and audit trails keep resolving.
-        await self._conn.execute(oauth_clients.update().where(oauth_clients.c.id == id).values(
-            deleted_at=now))
+        # Soft delete: the client_id is never reused, and audit trails keep resolving. Its tokens
+        # stop working on every worker (NOTIFY) until they would have expired anyway.
+        client_id = (await self._conn.execute(
+            oauth_clients.update().where(oauth_clients.c.id == id).values(deleted_at=now)
+            .returning(oauth_clients.c.client_id))).scalar()
+        if client_id is not None:
+            await notify(self._conn, f"client_deleted:{client_id}")
+            if self._forget is not None:
+                self._on_commit.append(lambda: self._forget(client_id))
 
 
 class SqlRevocationRepository:

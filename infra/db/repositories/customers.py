@@ -1,0 +1,249 @@
+"""Customers, identities, consents and merges in a tenant schema (Core SQL, no ORM loading)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.customers.attributes import AttributeDefinition, AttributeType
+from domain.customers.model import (
+    Acquisition,
+    Address,
+    Channel,
+    Consent,
+    ConsentDecision,
+    ConsentStatus,
+    Customer,
+    CustomerStatus,
+    Gender,
+    Identity,
+)
+from domain.customers.ports import CustomerFilter
+from domain.shared.pagination import PageRequest
+from infra.db.tables.tenant import (
+    attribute_definitions,
+    consent_events,
+    consents,
+    customer_identities,
+    customer_merges,
+    customers,
+    events,
+    orders,
+)
+
+c = customers.c
+
+
+def _acquisition_json(a: Acquisition | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {"channel": a.channel, "stage": a.stage, "campaign": a.campaign,
+            "occurred_at": a.occurred_at.isoformat() if a.occurred_at else None}
+
+
+def _acquisition(raw: dict[str, Any] | None) -> Acquisition | None:
+    if not raw:
+        return None
+    occurred = raw.get("occurred_at")
+    return Acquisition(channel=raw.get("channel"), stage=raw.get("stage"), campaign=raw.get("campaign"),
+                       occurred_at=datetime.fromisoformat(occurred) if occurred else None)
+
+
+def to_row(x: Customer) -> dict[str, Any]:
+    return {
+        "id": x.id, "external_id": x.external_id, "email": x.email, "phone": x.phone,
+        "line_user_id": x.line_user_id, "family_name": x.family_name, "given_name": x.given_name,
+        "family_name_kana": x.family_name_kana, "given_name_kana": x.given_name_kana,
+        "birth_date": x.birth_date, "gender": x.gender.value if x.gender else None,
+        "postal_code": x.address.postal_code, "prefecture": x.address.prefecture,
+        "city": x.address.city, "line1": x.address.line1, "line2": x.address.line2,
+        "tags": list(x.tags), "attributes": x.attributes, "acquisition": _acquisition_json(x.acquisition),
+        "status": x.status.value, "merged_into": x.merged_into, "version": x.version,
+        "created_at": x.created_at, "updated_at": x.updated_at, "erased_at": x.erased_at,
+    }
+
+
+def to_domain(r: Any) -> Customer:
+    return Customer(
+        id=r.id, created_at=r.created_at, updated_at=r.updated_at, external_id=r.external_id,
+        email=r.email, phone=r.phone, line_user_id=r.line_user_id, family_name=r.family_name,
+        given_name=r.given_name, family_name_kana=r.family_name_kana, given_name_kana=r.given_name_kana,
+        birth_date=r.birth_date, gender=Gender(r.gender) if r.gender else None,
+        address=Address(postal_code=r.postal_code, prefecture=r.prefecture, city=r.city, line1=r.line1,
+                        line2=r.line2),
+        tags=tuple(r.tags or ()), attributes=dict(r.attributes or {}),
+        acquisition=_acquisition(r.acquisition), status=CustomerStatus(r.status),
+        merged_into=r.merged_into, erased_at=r.erased_at, version=r.version)
+
+
+def _consent(r: Any) -> Consent:
+    return Consent(customer_id=r.customer_id, channel=Channel(r.channel), status=ConsentStatus(r.status),
+                   source=r.source, occurred_at=r.occurred_at, recorded_at=r.recorded_at)
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class SqlCustomerRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, customer: Customer) -> None:
+        await self._conn.execute(customers.insert().values(**to_row(customer)))
+
+    async def get(self, customer_id: UUID) -> Customer | None:
+        row = (await self._conn.execute(select(customers).where(c.id == customer_id))).first()
+        return to_domain(row) if row else None
+
+    async def lock(self, customer_ids: Sequence[UUID]) -> dict[UUID, Customer]:
+        rows = await self._conn.execute(
+            select(customers).where(c.id.in_(sorted(set(customer_ids)))).order_by(c.id).with_for_update())
+        return {row.id: to_domain(row) for row in rows}
+
+    async def update(self, customer: Customer) -> None:
+        row = to_row(customer)
+        del row["id"], row["created_at"]
+        await self._conn.execute(update(customers).where(c.id == customer.id).values(**row))
+
+    async def search(self, filters: CustomerFilter, page: PageRequest) -> list[Customer]:
+        query = select(customers).where(c.status == CustomerStatus.ACTIVE.value)
+        if filters.email:
+            query = query.where(c.email == filters.email)
+        if filters.phone:
+            query = query.where(c.phone == filters.phone)
+        if filters.external_id:
+            query = query.where(c.external_id == filters.external_id)
+        if filters.tag:
+            query = query.where(c.tags.contains([filters.tag]))
+        if filters.created_after:
+            query = query.where(c.created_at > filters.created_after)
+        if filters.q:
+            pattern = _like(filters.q)
+            names = func.concat_ws(" ", c.family_name, c.given_name, c.family_name_kana, c.given_name_kana)
+            query = query.where(or_(names.ilike(pattern),
+                                    func.concat(c.family_name, c.given_name).ilike(pattern),
+                                    func.concat(c.family_name_kana, c.given_name_kana).ilike(pattern)))
+        if page.after is not None:
+            query = query.where(c.id > page.after)
+        rows = await self._conn.execute(query.order_by(c.id).limit(page.limit + 1))
+        return [to_domain(row) for row in rows]
+
+    # -- identities ----------------------------------------------------------------------------
+    async def find_by_identity(self, kind: str, value: str) -> UUID | None:
+        i = customer_identities.c
+        return (await self._conn.execute(select(i.customer_id).where(
+            i.type == kind, i.value == value))).scalar()
+
+    async def claim_identities(self, customer_id: UUID, pairs: Sequence[tuple[str, str]],
+                               now: datetime) -> list[tuple[str, str, UUID]]:
+        if not pairs:
+            return []
+        i = customer_identities.c
+        await self._conn.execute(insert(customer_identities).values([
+            {"type": k, "value": v, "customer_id": customer_id, "created_at": now} for k, v in pairs
+        ]).on_conflict_do_nothing())
+        rows = await self._conn.execute(select(i.type, i.value, i.customer_id).where(
+            tuple_(i.type, i.value).in_(list(pairs)), i.customer_id != customer_id))
+        return [(r.type, r.value, r.customer_id) for r in rows]
+
+    async def release_identities(self, customer_id: UUID, pairs: Sequence[tuple[str, str]]) -> None:
+        if not pairs:
+            return
+        i = customer_identities.c
+        await self._conn.execute(delete(customer_identities).where(
+            i.customer_id == customer_id, tuple_(i.type, i.value).in_(list(pairs))))
+
+    async def identities(self, customer_id: UUID) -> list[Identity]:
+        i = customer_identities.c
+        rows = await self._conn.execute(select(customer_identities).where(
+            i.customer_id == customer_id).order_by(i.type, i.value))
+        return [Identity(type=r.type, value=r.value, customer_id=r.customer_id, created_at=r.created_at)
+                for r in rows]
+
+    async def move_identities(self, source: UUID, target: UUID) -> int:
+        i = customer_identities.c
+        result = await self._conn.execute(update(customer_identities).where(
+            i.customer_id == source).values(customer_id=target))
+        return int(result.rowcount or 0)
+
+    # -- consents ------------------------------------------------------------------------------
+    async def consents(self, customer_id: UUID) -> list[Consent]:
+        rows = await self._conn.execute(select(consents).where(
+            consents.c.customer_id == customer_id).order_by(consents.c.channel))
+        return [_consent(r) for r in rows]
+
+    async def consent_history(self, customer_id: UUID, page: PageRequest) -> list[ConsentDecision]:
+        e = consent_events.c
+        query = select(consent_events).where(e.customer_id == customer_id)
+        if page.after is not None:
+            query = query.where(e.id < page.after)
+        rows = await self._conn.execute(query.order_by(e.id.desc()).limit(page.limit + 1))
+        return [ConsentDecision(id=r.id, customer_id=r.customer_id, channel=Channel(r.channel),
+                                status=ConsentStatus(r.status), source=r.source, actor=r.actor,
+                                occurred_at=r.occurred_at, recorded_at=r.recorded_at) for r in rows]
+
+    async def record_consent(self, decision: ConsentDecision, current: Consent | None) -> None:
+        await self._conn.execute(consent_events.insert().values(
+            id=decision.id, customer_id=decision.customer_id, channel=decision.channel.value,
+            status=decision.status.value, source=decision.source, actor=decision.actor,
+            occurred_at=decision.occurred_at, recorded_at=decision.recorded_at))
+        if current is not None:
+            values = {"status": current.status.value, "source": current.source,
+                      "occurred_at": current.occurred_at, "recorded_at": current.recorded_at}
+            await self._conn.execute(insert(consents).values(
+                customer_id=current.customer_id, channel=current.channel.value, **values)
+                .on_conflict_do_update(index_elements=["customer_id", "channel"], set_=values))
+
+    async def move_consent_history(self, source: UUID, target: UUID) -> None:
+        await self._conn.execute(update(consent_events).where(
+            consent_events.c.customer_id == source).values(customer_id=target))
+
+    async def delete_consents(self, customer_id: UUID) -> None:
+        await self._conn.execute(delete(consents).where(consents.c.customer_id == customer_id))
+
+    # -- merges --------------------------------------------------------------------------------
+    async def record_merge(self, *, id: UUID, source: UUID, target: UUID, actor: str,
+                           report: dict[str, Any], now: datetime) -> None:
+        await self._conn.execute(customer_merges.insert().values(
+            id=id, source_id=source, target_id=target, actor=actor, report=report, merged_at=now))
+
+    async def move_activity(self, source: UUID, target: UUID) -> dict[str, int]:
+        moved = {}
+        for name, table in (("orders", orders), ("events", events)):
+            result = await self._conn.execute(update(table).where(
+                table.c.customer_id == source).values(customer_id=target))
+            moved[name] = int(result.rowcount or 0)
+        return moved
+
+
+class SqlAttributeDefinitionRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def all(self) -> dict[str, AttributeDefinition]:
+        rows = await self._conn.execute(select(attribute_definitions).order_by(attribute_definitions.c.name))
+        return {r.name: AttributeDefinition(
+            name=r.name, type=AttributeType(r.type),
+            enum_values=tuple(r.enum_values) if r.enum_values else None, required=r.required,
+            description=r.description) for r in rows}
+
+    async def put(self, definition: AttributeDefinition, now: datetime) -> None:
+        values = {"type": definition.type.value, "enum_values": list(definition.enum_values or []) or None,
+                  "required": definition.required, "description": definition.description}
+        await self._conn.execute(insert(attribute_definitions).values(
+            name=definition.name, created_at=now, **values)
+            .on_conflict_do_update(index_elements=["name"], set_=values))
+
+    async def delete(self, name: str) -> bool:
+        result = await self._conn.execute(delete(attribute_definitions).where(
+            attribute_definitions.c.name == name))
+        return bool(result.rowcount)
+
+
