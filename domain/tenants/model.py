@@ -75,7 +75,8 @@ def _known_timezones() -> frozenset[str]:
         # server's own zone), `posixrules`, `Factory`, and the posix/ and right/ trees.
         _TIMEZONES = frozenset(
             name for name in available_timezones()
-            if name not in ("localtime", "posixrules", "Factory") and not name.startswith(("posix/", "right/")))
+            if name not in ("localtime", "posixrules", "Factory")
+            and not name.startswith(("posix/", "right/")))
     return _TIMEZONES
 
 
