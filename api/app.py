@@ -16,7 +16,18 @@ from api import errors
 from api.deps import Wiring
 from api.http.middleware import BodyGuardMiddleware, RequestContextMiddleware
 from api.openapi_doc import customise_openapi
-from api.routers import clients, customers, health, oauth, tenants
+from api.routers import (
+    clients,
+    customers,
+    events,
+    health,
+    imports,
+    oauth,
+    orders,
+    products,
+    tenants,
+    timeline,
+)
 from domain.auth.model import TenantRef
 from domain.auth.services import TokenPolicy, ensure_platform_client
 from domain.shared.clock import Clock, SystemClock
@@ -114,11 +125,16 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
                       {"name": "tenants", "description": "Tenant provisioning (platform operators)"},
                       {"name": "clients", "description": "A tenant's OAuth clients"},
                       {"name": "customers", "description": "Profiles, identities, consents, merges"},
+                      {"name": "products", "description": "The catalogue (favourites, restock, price drops)"},
+                      {"name": "orders", "description": "Orders, lines, refunds"},
+                      {"name": "events", "description": "Behaviour events from every touchpoint"},
+                      {"name": "imports", "description": "Bulk CSV imports run as jobs"},
                       {"name": "health", "description": "Liveness and readiness"},
                   ])
     errors.install(app)
     for router in (oauth.router, tenants.router, clients.router, customers.router,
-                   customers.attributes_router, health.router):
+                   customers.attributes_router, timeline.router, products.router, orders.router,
+                   events.router, imports.router, health.router):
         app.include_router(router)
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

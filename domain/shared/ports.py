@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from domain.auth.ports import ClientRepository, RevocationRepository
     from domain.customers.ports import AttributeDefinitionRepository, CustomerRepository
+    from domain.events.ports import EventRepository
+    from domain.imports.ports import ImportRepository
+    from domain.orders.ports import OrderRepository
+    from domain.products.ports import ProductRepository
     from domain.shared.events import DomainEvent
     from domain.tenants.ports import SchemaProvisioner, TenantRepository
 
@@ -46,6 +50,10 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyStore
     customers: CustomerRepository
     attribute_definitions: AttributeDefinitionRepository
+    products: ProductRepository
+    orders: OrderRepository
+    events: EventRepository
+    imports: ImportRepository
 
     def publish(self, event: DomainEvent) -> None:
         """Deliver `event` after (and only if) the outermost block commits."""

@@ -13,7 +13,11 @@ from domain.shared.events import DomainEvent
 from infra.caches import Caches
 from infra.db.repositories.auth import SqlClientRepository, SqlRevocationRepository
 from infra.db.repositories.customers import SqlAttributeDefinitionRepository, SqlCustomerRepository
+from infra.db.repositories.events import SqlEventRepository
 from infra.db.repositories.idempotency import SqlIdempotencyStore
+from infra.db.repositories.imports import SqlImportRepository
+from infra.db.repositories.orders import SqlOrderRepository
+from infra.db.repositories.products import SqlProductRepository
 from infra.db.repositories.tenants import SqlSchemaProvisioner, SqlTenantRepository
 from infra.db.tables.control import platform_idempotency_keys
 from infra.db.tables.tenant import idempotency_keys
@@ -70,6 +74,10 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyStore(conn, table, self._schema or "control", self._ttl)
         self.customers = SqlCustomerRepository(conn)
         self.attribute_definitions = SqlAttributeDefinitionRepository(conn)
+        self.products = SqlProductRepository(conn)
+        self.orders = SqlOrderRepository(conn)
+        self.events = SqlEventRepository(conn)
+        self.imports = SqlImportRepository(conn)
 
     def publish(self, event: DomainEvent) -> None:
         self._events.append(event)

@@ -1,0 +1,7 @@
+"""HTTP routes of the products area."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1/products", tags=["products"])
