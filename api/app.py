@@ -78,7 +78,14 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
                                                settings.token_ttl_seconds), keys=keys)
         await ensure_signing_key(engine)
         await keys.load()
-        listener = CacheListener(libpq_url(database_url), caches.handle)
+        def on_message(payload: str) -> None:
+            caches.handle(payload)
+            if payload == "migrated":
+                # Prepared statements cached per connection may describe old table shapes
+                # (InvalidCachedStatementError): start over with fresh connections.
+                asyncio.get_running_loop().create_task(engine.dispose())
+
+        listener = CacheListener(libpq_url(settings.listen_database_url or database_url), on_message)
         await listener.start()
         ttl = timedelta(hours=settings.idempotency_ttl_hours)
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     # Caches shared across workers are invalidated by LISTEN/NOTIFY; this is the fallback period.
     cache_ttl_seconds: float = 30.0
+    # LISTEN needs a session: behind PgBouncer in transaction mode, point this at the server
+    # directly (or at a session-mode pool). Unset: the database URL.
+    listen_database_url: str | None = None
 
     # Migrations
     migrate_concurrency: int = 8

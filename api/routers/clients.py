@@ -24,7 +24,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 @router.post("", status_code=201, operation_id="clients_create", response_model=ClientWithSecret,
              summary="Create an OAuth client of this tenant (the secret is shown once)",
-             responses=problem_responses())
+             responses=problem_responses(409))
 async def create(request: Request, body: ClientCreate, caller: Writer,
                  idempotency_key: IdempotencyKey = None) -> Response:
     async def action() -> ClientWithSecret:
@@ -54,7 +54,7 @@ async def delete(client_id: UUID, caller: Writer) -> Response:
 
 @router.post("/{client_id}/rotate-secret", operation_id="clients_rotate_secret",
              response_model=ClientWithSecret, summary="Issue a new secret; the old one overlaps",
-             responses=problem_responses(404))
+             responses=problem_responses(404, 409))
 async def rotate_secret(request: Request, client_id: UUID, caller: Writer,
                         body: SecretRotation | None = None,
                         idempotency_key: IdempotencyKey = None) -> Response:

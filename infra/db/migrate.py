@@ -158,6 +158,10 @@ async def migrate_all_tenants(engine: AsyncEngine, *, concurrency: int, target: 
                 async with engine.begin() as conn:
                     current = await tenant_schema_revision(conn, schema)
                     if current == wanted:
+                        # keep the registry's copy honest (readiness reads it)
+                        await conn.execute(text(
+                            "UPDATE control.tenants SET schema_revision = :rev WHERE schema_name = :s"
+                            " AND schema_revision IS DISTINCT FROM :rev"), {"rev": current, "s": schema})
                         report.current.append(schema)
                     else:
                         await migrate_tenant_schema(conn, schema, current=current, target=wanted)

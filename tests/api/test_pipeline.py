@@ -32,3 +32,23 @@ async def test_cors_preflight_allows_only_configured_origins(api):
 async def test_readiness_reports_heads(api):
     body = (await api.get("/readyz")).json()
     assert body["control_revision"] == body["control_head"] and body["tenants_behind"] == 0
+
+
+async def test_readiness_is_not_ready_behind_and_stays_ready_ahead(api, engine, tenant_a):
+    from sqlalchemy import text
+
+    async def set_revision(rev):
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE control.tenants SET schema_revision = :r WHERE id = :i"),
+                               {"r": rev, "i": tenant_a.id})
+
+    try:
+        await set_revision("t0001")  # behind this code's head
+        behind = await api.get("/readyz")
+        assert behind.status_code == 503 and behind.json()["tenants_behind"] == 1
+        await set_revision("t9999_from_a_newer_deploy")  # ahead: a newer version migrated first
+        assert (await api.get("/readyz")).status_code == 200
+    finally:
+        from infra.db.migrate import head
+        await set_revision(head("tenant"))
+    assert (await api.get("/readyz")).status_code == 200
