@@ -21,8 +21,11 @@ from api.schemas.customers import (
     ConsentList,
     ConsentRead,
     CustomerCreate,
+    CustomerExport,
     CustomerRead,
     CustomerUpdate,
+    ErasureBody,
+    ErasureRead,
     IdentityBody,
     IdentityList,
     IdentityRead,
@@ -32,6 +35,7 @@ from api.schemas.customers import (
 from domain.customers.attributes import AttributeDefinition, AttributeType
 from domain.customers.model import normalise_email, normalise_phone
 from domain.customers.ports import CustomerFilter
+from domain.customers.privacy import erase_customer, export_customer
 from domain.customers.services import (
     add_identity,
     create_customer,
@@ -187,6 +191,27 @@ async def merge(request: Request, customer_id: UUID, body: MergeBody, caller: Wr
                          already_merged=report.already_merged, identities_moved=report.identities_moved,
                          consents=report.consents, attribute_conflicts=report.attribute_conflicts,
                          moved=report.moved)
+
+    return await idempotent(request, caller, status_code=200, action=action)
+
+
+@router.get("/{customer_id}/export", operation_id="customers_export", response_model=CustomerExport,
+            summary="Everything held about a customer (personal data access request)",
+            responses=problem_responses(404))
+async def export(customer_id: UUID, caller: Reader) -> CustomerExport:
+    document = await export_customer(uow=caller.uow, clock=caller.clock, customer_id=customer_id)
+    return CustomerExport.model_validate(document)
+
+
+@router.post("/{customer_id}/erasure", operation_id="customers_erase", response_model=ErasureRead,
+             summary="Erase a customer's personal data; de-identified orders are kept",
+             responses=problem_responses(404, 409))
+async def erase(request: Request, customer_id: UUID, caller: Writer, body: ErasureBody | None = None,
+                idempotency_key: IdempotencyKey = None) -> Response:
+    async def action() -> ErasureRead:
+        done = await erase_customer(uow=caller.uow, clock=caller.clock, actor=caller.principal.client_id,
+                                    customer_id=customer_id, reason=body.reason if body else None)
+        return ErasureRead.model_validate(done)
 
     return await idempotent(request, caller, status_code=200, action=action)
 

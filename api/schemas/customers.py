@@ -196,3 +196,28 @@ class AttributeDefinitionRead(BaseModel):
 
 class AttributeDefinitionList(BaseModel):
     data: list[AttributeDefinitionRead]
+
+
+class CustomerExport(BaseModel):
+    """Everything held about one customer (APPI / GDPR access request)."""
+
+    format: str = Field(examples=["kizuna.customer_export.v1"])
+    generated_at: datetime
+    customer: dict[str, Any]
+    merged_customer_ids: list[str]
+    identities: list[dict[str, Any]]
+    consents: list[dict[str, Any]]
+    consent_history: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    merges: list[dict[str, Any]]
+
+
+class ErasureBody(RequestBody):
+    reason: str | None = Field(default=None, max_length=500, examples=["customer request 2026-11-22"])
+
+
+class ErasureRead(BaseModel):
+    customer_id: UUID
+    erased_at: datetime
+    removed: dict[str, int] = Field(description="What was deleted or de-identified, by kind")

@@ -72,6 +72,22 @@ class CustomerRepository(Protocol):
         """Re-point orders and events (and later areas' rows) from source to target."""
         ...
 
+    # personal data rights
+    async def merged_sources(self, customer_id: UUID) -> list[UUID]:
+        """Ids merged into this customer, directly or through other merges."""
+        ...
+
+    async def activity(self, customer_ids: Sequence[UUID]) -> dict[str, list[dict[str, Any]]]:
+        """Everything recorded about these customers outside the profile: orders with lines and
+        refunds, events, consent history, merges, erasures, as JSON-ready dicts."""
+        ...
+
+    async def erase(self, customer: Customer, *, actor: str, reason: str | None,
+                    now: datetime) -> dict[str, int]:
+        """Delete identities, consents and free text; de-identify events; keep orders (revenue
+        stays right); record the erasure. Returns counts of what was removed."""
+        ...
+
 
 class AttributeDefinitionRepository(Protocol):
     async def all(self) -> dict[str, AttributeDefinition]: ...

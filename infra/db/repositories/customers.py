@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from domain.customers.model import (
     Identity,
 )
 from domain.customers.ports import CustomerFilter
+from domain.shared.ids import new_id
 from domain.shared.pagination import PageRequest
 from infra.db.tables.tenant import (
     attribute_definitions,
@@ -33,8 +34,11 @@ from infra.db.tables.tenant import (
     customer_identities,
     customer_merges,
     customers,
+    erasures,
     events,
+    order_lines,
     orders,
+    refunds,
 )
 
 c = customers.c
@@ -91,7 +95,88 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-class SqlCustomerRepository:
+def _jsonable(row: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row._mapping.items():
+        if isinstance(value, datetime | date):
+            out[key] = value.isoformat()
+        elif isinstance(value, UUID):
+            out[key] = str(value)
+        elif isinstance(value, bytes):
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+class _PrivacyMixin:
+    _conn: AsyncConnection
+
+    async def merged_sources(self, customer_id: UUID) -> list[UUID]:
+        m = customer_merges.c
+        found: list[UUID] = []
+        frontier = [customer_id]
+        while frontier:  # merges form a tree; walk it breadth first
+            query = select(m.source_id).where(m.target_id.in_(frontier))
+            rows = (await self._conn.execute(query)).scalars().all()
+            frontier = [r for r in rows if r not in found]
+            found.extend(frontier)
+        return found
+
+    async def activity(self, customer_ids: Sequence[UUID]) -> dict[str, list[dict[str, Any]]]:
+        ids = list(customer_ids)
+        o, e, h, m = orders.c, events.c, consent_events.c, customer_merges.c
+        order_rows = [_jsonable(r) for r in await self._conn.execute(
+            select(orders).where(o.customer_id.in_(ids)).order_by(o.ordered_at))]
+        order_ids = [r["id"] for r in order_rows]
+        lines: dict[str, list[dict[str, Any]]] = {}
+        refunds_by: dict[str, list[dict[str, Any]]] = {}
+        if order_ids:
+            for r in await self._conn.execute(select(order_lines).where(
+                    order_lines.c.order_id.in_(order_ids)).order_by(order_lines.c.line_no)):
+                lines.setdefault(str(r.order_id), []).append(_jsonable(r))
+            for r in await self._conn.execute(select(refunds).where(refunds.c.order_id.in_(order_ids))):
+                refunds_by.setdefault(str(r.order_id), []).append(_jsonable(r))
+        for row in order_rows:
+            row["lines"] = lines.get(row["id"], [])
+            row["refunds"] = refunds_by.get(row["id"], [])
+        return {
+            "orders": order_rows,
+            "events": [_jsonable(r) for r in await self._conn.execute(
+                select(events).where(e.customer_id.in_(ids)).order_by(e.occurred_at))],
+            "consent_history": [_jsonable(r) for r in await self._conn.execute(
+                select(consent_events).where(h.customer_id.in_(ids)).order_by(h.recorded_at))],
+            "merges": [_jsonable(r) for r in await self._conn.execute(
+                select(customer_merges).where(or_(m.target_id.in_(ids), m.source_id.in_(ids))))],
+        }
+
+    async def erase(self, customer: Customer, *, actor: str, reason: str | None,
+                    now: datetime) -> dict[str, int]:
+        ids = [customer.id, *await self.merged_sources(customer.id)]
+        removed: dict[str, int] = {}
+
+        async def run(name: str, statement: Any) -> None:
+            removed[name] = removed.get(name, 0) + int((await self._conn.execute(statement)).rowcount or 0)
+
+        await run("identities", delete(customer_identities).where(customer_identities.c.customer_id.in_(ids)))
+        await run("consents", delete(consents).where(consents.c.customer_id.in_(ids)))
+        await run("consent_history", delete(consent_events).where(consent_events.c.customer_id.in_(ids)))
+        # events stay as de-identified facts (type, time, touchpoint) for aggregate figures
+        await run("event_properties", update(events).where(events.c.customer_id.in_(ids))
+                  .values(properties={}))
+        blank = {k: None for k in ("external_id", "email", "phone", "line_user_id", "family_name",
+                                   "given_name", "family_name_kana", "given_name_kana", "birth_date",
+                                   "gender", "postal_code", "prefecture", "city", "line1", "line2",
+                                   "acquisition")}
+        await run("profiles", update(customers).where(c.id.in_(ids)).values(
+            **blank, tags=[], attributes={}, status=CustomerStatus.ERASED.value, erased_at=now,
+            updated_at=now, version=c.version + 1))
+        await self._conn.execute(erasures.insert().values(
+            id=new_id(), customer_id=customer.id, actor=actor, reason=reason, erased_at=now))
+        return removed
+
+
+class SqlCustomerRepository(_PrivacyMixin):
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
@@ -245,5 +330,6 @@ class SqlAttributeDefinitionRepository:
         result = await self._conn.execute(delete(attribute_definitions).where(
             attribute_definitions.c.name == name))
         return bool(result.rowcount)
+
 
 
