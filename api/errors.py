@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from domain.shared.errors import (
     Conflict,
@@ -148,12 +149,26 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         return problem(request, PayloadTooLarge(str(exc.detail)))
     if exc.status_code == 405:
         return problem(request, MethodNotAllowed(f"{request.method} is not allowed here"),
-                       headers=dict(exc.headers or {}))
+                       headers={"Allow": ", ".join(_allowed_methods(request))})
     status = exc.status_code
     body = {"type": "about:blank", "title": str(exc.detail), "status": status,
             "detail": str(exc.detail), "instance": request.url.path,
             "request_id": getattr(request.state, "request_id", None)}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Starlette's Allow names the methods of the first route matching the path only; a path
+    served by several routes (GET and POST /v1/tenants) must list them all (RFC 9110 15.5.6)."""
+    methods: set[str] = set()
+    scope = {**request.scope, "method": "GET"}
+    for route in request.app.router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from api.http.etag import etag, expected_version
 from api.http.idempotency import idempotent
 from api.http.pagination import Page, encode_cursor, page_request
 from api.http.problems import problem_responses
+from api.schemas.common import Timestamp
 from api.schemas.customers import (
     AttributeDefinitionBody,
     AttributeDefinitionList,
@@ -86,7 +86,7 @@ async def list_(caller: Reader, page: Annotated[PageRequest, Depends(page_reques
                 phone: Annotated[str | None, Query(max_length=40)] = None,
                 external_id: Annotated[str | None, Query(max_length=256)] = None,
                 tag: Annotated[str | None, Query(max_length=64)] = None,
-                created_after: datetime | None = None,
+                created_after: Timestamp | None = None,
                 q: Annotated[str | None, Query(min_length=1, max_length=100,
                                                description="Text in family/given name or kana")] = None,
                 ) -> Page[CustomerRead]:

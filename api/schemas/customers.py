@@ -6,9 +6,9 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from api.schemas.common import RequestBody, ResponseBody
+from api.schemas.common import Day, RequestBody, ResponseBody, Timestamp
 from domain.customers.attributes import AttributeDefinition
 from domain.customers.japan import prefecture_name
 from domain.customers.model import Consent, Customer, Identity
@@ -18,7 +18,7 @@ Stage = Literal["pre_purchase", "purchase", "post_purchase"]
 
 class AddressBody(RequestBody):
     postal_code: str | None = Field(default=None, max_length=16, examples=["100-0001"])
-    prefecture: str | int | None = Field(default=None, examples=["13", "東京都"],
+    prefecture: StrictStr | StrictInt | None = Field(default=None, examples=["13", "東京都"],
                                          description="JIS X 0401 code (01-47) or name")
     city: str | None = Field(default=None, max_length=200, examples=["千代田区"])
     line1: str | None = Field(default=None, max_length=200, examples=["千代田1-1"])
@@ -29,7 +29,7 @@ class AcquisitionBody(RequestBody):
     channel: str | None = Field(default=None, max_length=200, examples=["instagram_ad"])
     stage: Stage | None = None
     campaign: str | None = Field(default=None, max_length=200)
-    occurred_at: datetime | None = None
+    occurred_at: Timestamp | None = None
 
 
 class CustomerFields(RequestBody):
@@ -42,7 +42,7 @@ class CustomerFields(RequestBody):
     given_name: str | None = Field(default=None, max_length=100, examples=["花子"])
     family_name_kana: str | None = Field(default=None, max_length=100, examples=["ヤマダ"])
     given_name_kana: str | None = Field(default=None, max_length=100, examples=["ハナコ"])
-    birth_date: date | None = None
+    birth_date: Day | None = None
     gender: Literal["female", "male", "other", "undisclosed"] | None = None
     address: AddressBody | None = None
     tags: list[str] | None = Field(default=None, max_length=100)
@@ -137,7 +137,8 @@ class IdentityList(BaseModel):
 class ConsentBody(RequestBody):
     status: Literal["granted", "denied"]
     source: str | None = Field(default=None, max_length=200, examples=["signup_form"])
-    occurred_at: datetime | None = Field(default=None, description="When the customer decided; now if absent")
+    occurred_at: Timestamp | None = Field(default=None,
+                                          description="When the customer decided; now if absent")
 
 
 class ConsentRead(ResponseBody):

@@ -120,6 +120,9 @@ async def update_customer(*, uow: UnitOfWork, clock: Clock, timezone: str, custo
         current = (await uow.customers.lock([customer_id])).get(customer_id)
         if current is None or current.status is not CustomerStatus.ACTIVE:
             raise NotFound("customer", customer_id)
+        # Invalid input is reported as such (422) before a stale If-Match (412).
+        normalise_profile(fields, today=_today(clock, timezone),
+                          definitions=await uow.attribute_definitions.all(), creating=False)
         if expected_version is not None and expected_version != current.version:
             raise PreconditionFailed("the customer changed since it was read (If-Match does not match)")
         updated = await _update(uow, clock, timezone, current, fields)
