@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from domain.shared.errors import (
     Conflict,
@@ -158,14 +158,20 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Starlette's Allow names the methods of the first route matching the path only; a path
-    served by several routes (GET and POST /v1/tenants) must list them all (RFC 9110 15.5.6)."""
-    methods: set[str] = set()
-    scope = {**request.scope, "method": "GET"}
-    for route in request.app.router.routes:
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    """Every documented method of the path (RFC 9110 15.5.6). Starlette's own Allow names only
+    the first route matching the path, and a path is often served by several (GET and POST)."""
+    table = getattr(request.app.state, "allow_table", None)
+    if table is None:
+        table = []
+        for template, item in request.app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            table.append((template, re.compile(f"^{pattern}$"), {m.upper() for m in item}))
+        request.app.state.allow_table = table
+    path = request.url.path
+    # A literal path (/v1/orders/batch) wins over a template that also matches it (/v1/orders/{id}).
+    literal = [found for template, _, found in table if template == path]
+    candidates = literal or [found for _, pattern, found in table if pattern.match(path)]
+    methods: set[str] = set().union(*candidates) if candidates else set()
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

@@ -36,13 +36,17 @@ class EventBus:
         self.job_routes[event_name].append((queue, task_name))
 
     async def enqueue(self, conn: AsyncConnection, tenant_id: UUID | None, events: list[DomainEvent]) -> None:
-        rows = [(queue, task, json.dumps({"tenant_id": str(tenant_id) if tenant_id else None,
-                                          "event": e.name, "payload": e.payload()}))
+        rows = [{"q": queue, "t": task, "a": json.dumps({
+                    "tenant_id": str(tenant_id) if tenant_id else None, "event": e.name,
+                    "payload": e.payload()})}
                 for e in events for queue, task in self.job_routes.get(e.name, ())]
-        for queue, task, args in rows:
+        if rows:
+            # One statement for the whole list (a 1,000-order batch is one insert, not 1,000).
             await conn.execute(text(
                 "INSERT INTO control.procrastinate_jobs (queue_name, task_name, priority, args)"
-                " VALUES (:q, :t, 0, CAST(:a AS jsonb))"), {"q": queue, "t": task, "a": args})
+                " SELECT q, t, 0, CAST(a AS jsonb) FROM unnest(CAST(:q AS text[]), CAST(:t AS text[]),"
+                " CAST(:a AS text[])) AS j(q, t, a)"),
+                {"q": [r["q"] for r in rows], "t": [r["t"] for r in rows], "a": [r["a"] for r in rows]})
 
     async def deliver(self, tenant_id: UUID | None, events: list[DomainEvent]) -> None:
         for event in events:

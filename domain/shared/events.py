@@ -4,6 +4,7 @@ delivered only after the transaction commits (to in-process subscribers, and as 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 
@@ -12,5 +13,13 @@ class DomainEvent:
     name: ClassVar[str] = "domain_event"
 
     def payload(self) -> dict[str, Any]:
-        return {k: (str(v) if not isinstance(v, int | float | bool | str | type(None)) else v)
-                for k, v in asdict(self).items()}
+        """JSON-ready: instants as RFC 3339, ids and other values as strings."""
+        return {k: _plain(v) for k, v in asdict(self).items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, int | float | bool | str | type(None)):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)

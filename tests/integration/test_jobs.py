@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+from uuid import uuid4
 
 from sqlalchemy import text
 
+from domain.shared.events import DomainEvent
 from infra.db.maintenance import purge_expired
 from infra.db.migrate import migrate_tenant_schema
+from infra.events import EventBus
 from infra.jobs import MAINTENANCE_QUEUE, job_app
 from infra.settings import Settings
+
+
+@dataclass(frozen=True)
+class Happened(DomainEvent):
+    name: ClassVar[str] = "test.happened"
+    at: datetime
 
 
 async def _seed(db, schema: str, now: datetime) -> None:
@@ -61,3 +72,21 @@ async def test_worker_runs_a_deferred_job_from_control_schema(db, database_url):
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'procrastinate%'"
         ))).scalar()
     assert status == "succeeded" and in_public == 0
+
+
+async def test_domain_events_routed_to_jobs_are_enqueued_in_the_same_transaction(db):
+    bus = EventBus()
+    bus.route_to_job("test.happened", task_name="kizuna.test_task", queue="test_queue")
+    tenant = uuid4()
+    at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    async with db.connect() as conn:
+        async with conn.begin():
+            await bus.enqueue(conn, tenant, [Happened(at=at), Happened(at=at)])
+            await conn.rollback()  # the cause did not commit: no job either
+        async with conn.begin():
+            await bus.enqueue(conn, tenant, [Happened(at=at), Happened(at=at)])
+        rows = (await conn.execute(text(
+            "SELECT args FROM control.procrastinate_jobs WHERE queue_name = 'test_queue'"))).scalars().all()
+    assert len(rows) == 2
+    assert rows[0] == {"tenant_id": str(tenant), "event": "test.happened",
+                       "payload": {"at": "2026-11-22T09:00:00+00:00"}}
