@@ -22,6 +22,7 @@ from api.routers import (
     events,
     health,
     imports,
+    me,
     oauth,
     orders,
     products,
@@ -91,8 +92,9 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
 
         bus = EventBus()
 
-        def uow_factory(tenant: TenantRef | None) -> SqlUnitOfWork:
-            return SqlUnitOfWork(engine, caches, tenant=tenant, idempotency_ttl=ttl, bus=bus)
+        def uow_factory(tenant: TenantRef | None, *, read_only: bool = False) -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine, caches, tenant=tenant, idempotency_ttl=ttl, bus=bus,
+                                 read_only=read_only)
 
         async def jwks() -> dict[str, Any]:
             await keys.refresh_if_stale()
@@ -139,7 +141,7 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
                       {"name": "health", "description": "Liveness and readiness"},
                   ])
     errors.install(app)
-    for router in (oauth.router, tenants.router, clients.router, customers.router,
+    for router in (oauth.router, tenants.router, clients.router, me.router, customers.router,
                    customers.attributes_router, timeline.router, products.router, orders.router,
                    events.router, imports.router, health.router):
         app.include_router(router)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -22,6 +22,10 @@ from domain.shared.errors import Forbidden, Unauthenticated
 from domain.shared.ports import UnitOfWork
 
 
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, tenant: TenantRef | None, *, read_only: bool = False) -> UnitOfWork: ...
+
+
 @dataclass
 class Wiring:
     clock: Clock
@@ -29,7 +33,7 @@ class Wiring:
     signer: TokenSigner
     verifier: TokenVerifier
     token_policy: TokenPolicy
-    uow_factory: Callable[[TenantRef | None], UnitOfWork]
+    uow_factory: UnitOfWorkFactory
     jwks: Callable[[], Awaitable[dict[str, Any]]]
     readiness: Callable[[], Awaitable[dict[str, Any]]]
 
@@ -44,6 +48,9 @@ oauth2 = OAuth2(
     description="OAuth 2 client credentials: POST /oauth/token, then `Authorization: Bearer <token>`.",
     auto_error=False,
 )
+
+
+_READS = frozenset({"GET", "HEAD"})
 
 
 def wiring(request: Request) -> Wiring:
@@ -90,7 +97,8 @@ async def tenant_caller(request: Request, security_scopes: SecurityScopes,
     if tenant is None:
         raise Forbidden("this operation needs a tenant's token, not a platform token")
     w = wiring(request)
-    return Caller(principal=principal, tenant=tenant, uow=w.uow_factory(tenant), clock=w.clock)
+    return Caller(principal=principal, tenant=tenant, clock=w.clock,
+                  uow=w.uow_factory(tenant, read_only=request.method in _READS))
 
 
 async def platform_caller(request: Request, security_scopes: SecurityScopes,
@@ -101,4 +109,5 @@ async def platform_caller(request: Request, security_scopes: SecurityScopes,
         raise InsufficientScope(f"this operation needs scope {PLATFORM_ADMIN}",
                                 extra={"required_scopes": [PLATFORM_ADMIN]})
     w = wiring(request)
-    return Caller(principal=principal, tenant=None, uow=w.uow_factory(None), clock=w.clock)
+    return Caller(principal=principal, tenant=None, clock=w.clock,
+                  uow=w.uow_factory(None, read_only=request.method in _READS))

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.auth.model import TenantRef
 from infra.auth.keys import KeyStore
 from infra.caches import Caches, RevokedTokens, TenantRegistry
 from infra.db.engine import make_engine
@@ -21,7 +20,7 @@ from infra.settings import Settings
 class Runtime:
     engine: AsyncEngine
     caches: Caches
-    uow_factory: Callable[[TenantRef | None], SqlUnitOfWork]
+    uow_factory: Callable[..., SqlUnitOfWork]
 
 
 @contextlib.asynccontextmanager
@@ -34,7 +33,7 @@ async def runtime(settings: Settings, url: str, *, pool_size: int | None = None)
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
     try:
         yield Runtime(engine=engine, caches=caches,
-                      uow_factory=lambda tenant: SqlUnitOfWork(engine, caches, tenant=tenant,
-                                                               idempotency_ttl=ttl))
+                      uow_factory=lambda tenant, read_only=False: SqlUnitOfWork(
+                          engine, caches, tenant=tenant, idempotency_ttl=ttl, read_only=read_only))
     finally:
         await engine.dispose()

@@ -15,8 +15,10 @@ class Settings(BaseSettings):
     # Database. Unset: an embedded PostgreSQL under `data_dir/pgdata` is started and used.
     database_url: str | None = None
     data_dir: Path = Path(".kizuna")
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
+    # Per worker process. Overflow connections are closed when returned, so a steady load above
+    # the pool size reconnects constantly: size the pool for the concurrency a worker sees.
+    db_pool_size: int = 20
+    db_max_overflow: int = 5
     # asyncpg caches prepared statements per connection by SQL text, and every tenant schema gives
     # different text: keep the cache bounded so thousands of tenants cannot grow it without limit.
     db_statement_cache_size: int = 256

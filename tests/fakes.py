@@ -80,6 +80,13 @@ class FakeClientRepository:
     async def get_by_client_id(self, client_id: str) -> Client | None:
         return next((c for c in self._active() if c.client_id == client_id), None)
 
+    async def get_for_authentication(self, client_id: str) -> tuple[Client, bool] | None:
+        client = await self.get_by_client_id(client_id)
+        if client is None:
+            return None
+        tenant = self.data.tenants.get(client.tenant_id) if client.tenant_id else None
+        return client, client.tenant_id is None or (tenant is not None and tenant.is_active)
+
     async def get(self, id: UUID, *, tenant_id: UUID | None) -> Client | None:
         return next((c for c in self._active() if c.id == id and c.tenant_id == tenant_id), None)
 

@@ -41,9 +41,10 @@ def decode_cursor(cursor: str) -> UUID:
         raise InvalidInput("the cursor is not one this API returned", field="cursor") from exc
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512,
                                         description="`next_cursor` of the previous page")] = None,
 ) -> PageRequest:
+    # async: FastAPI would run a plain `def` dependency in its thread pool on every list request.
     return PageRequest(limit=limit, after=decode_cursor(cursor) if cursor else None)

@@ -64,7 +64,8 @@ async def _authenticated_client(request: Request, client_id: str | None,
                                 client_secret: str | None) -> Client:
     w = wiring(request)
     cid, secret = client_credentials(request, client_id, client_secret)
-    client, _ = await authenticate_client(uow=w.uow_factory(None), clock=w.clock, client_id=cid,
+    client = await authenticate_client(uow=w.uow_factory(None, read_only=True), clock=w.clock,
+                                          client_id=cid,
                                           client_secret=secret)
     return client
 
@@ -77,7 +78,7 @@ async def token(request: Request, grant_type: Str = None, scope: Str = None,
         raise OAuthError("invalid_request", "grant_type is required")
     w = wiring(request)
     cid, secret = client_credentials(request, client_id, client_secret)
-    issued = await issue_token(uow=w.uow_factory(None), clock=w.clock, signer=w.signer,
+    issued = await issue_token(uow=w.uow_factory(None, read_only=True), clock=w.clock, signer=w.signer,
                                policy=w.token_policy, client_id=cid, client_secret=secret,
                                grant_type=grant_type, scope=scope)
     body = TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in,
@@ -106,8 +107,8 @@ async def introspect(request: Request, token: Str = None, token_type_hint: Str =
     if not token:
         raise OAuthError("invalid_request", "token is required")
     w = wiring(request)
-    claims = await introspect_token(uow=w.uow_factory(None), verifier=w.verifier, caller=client,
-                                    token=token)
+    claims = await introspect_token(uow=w.uow_factory(None, read_only=True), verifier=w.verifier,
+                                    caller=client, token=token)
     if claims is None:
         return JSONResponse({"active": False}, headers=_NO_STORE)
     body = IntrospectionResponse(

@@ -19,6 +19,11 @@ class ClientRepository(Protocol):
         """An active (not deleted) client by its public client_id."""
         ...
 
+    async def get_for_authentication(self, client_id: str) -> tuple[Client, bool] | None:
+        """An active client and whether its tenant is active (platform clients: True), in one
+        query: this runs on every token request."""
+        ...
+
     async def get(self, id: UUID, *, tenant_id: UUID | None) -> Client | None:
         """An active client by resource id, only if it belongs to `tenant_id`."""
         ...

@@ -25,7 +25,6 @@ from domain.shared.clock import Clock
 from domain.shared.errors import Conflict, Forbidden, InvalidInput, NotFound, OAuthError, Unauthenticated
 from domain.shared.pagination import Page, PageRequest, page_from
 from domain.shared.ports import UnitOfWork
-from domain.tenants.model import Tenant
 
 MAX_SECRET_OVERLAP = timedelta(days=7)
 
@@ -43,19 +42,19 @@ def _invalid_client() -> OAuthError:
 
 
 async def authenticate_client(*, uow: UnitOfWork, clock: Clock, client_id: str,
-                              client_secret: str) -> tuple[Client, Tenant | None]:
+                              client_secret: str) -> Client:
     """A client with a matching secret whose tenant (if any) is active."""
     async with uow:
-        client = await uow.clients.get_by_client_id(client_id)
-        tenant = await uow.tenants.get(client.tenant_id) if client and client.tenant_id else None
-    if client is None:
+        found = await uow.clients.get_for_authentication(client_id)
+    if found is None:
         hash_secret(client_secret)  # same work as a real check: no timing oracle on client ids
         raise _invalid_client()
+    client, tenant_active = found
     if not client.verify_secret(client_secret, clock.now()):
         raise _invalid_client()
-    if client.tenant_id is not None and (tenant is None or not tenant.is_active):
+    if not tenant_active:
         raise OAuthError("invalid_client", "the client's tenant is suspended or gone", status=401)
-    return client, tenant
+    return client
 
 
 async def issue_token(*, uow: UnitOfWork, clock: Clock, signer: TokenSigner, policy: TokenPolicy,
@@ -64,8 +63,8 @@ async def issue_token(*, uow: UnitOfWork, clock: Clock, signer: TokenSigner, pol
     """RFC 6749 section 4.4: the client-credentials grant."""
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
-    client, _ = await authenticate_client(uow=uow, clock=clock, client_id=client_id,
-                                          client_secret=client_secret)
+    client = await authenticate_client(uow=uow, clock=clock, client_id=client_id,
+                                       client_secret=client_secret)
     requested = parse_scope(scope)
     if requested:
         extra = [s for s in requested if s not in client.scopes]

@@ -32,8 +32,10 @@ class SqlUnitOfWork:
     """
 
     def __init__(self, engine: AsyncEngine, caches: Caches, *, tenant: TenantRef | None = None,
-                 idempotency_ttl: timedelta = timedelta(hours=24), bus: EventBus | None = None) -> None:
+                 idempotency_ttl: timedelta = timedelta(hours=24), bus: EventBus | None = None,
+                 read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._caches = caches
         self._tenant = tenant
         self._schema = tenant.schema if tenant else None
@@ -56,7 +58,12 @@ class SqlUnitOfWork:
             conn = await self._engine.connect()
             if self._schema is not None:
                 conn = await conn.execution_options(schema_translate_map={None: self._schema})
-            await conn.begin()
+            if self._read_only:
+                # Reads need no transaction: without BEGIN and ROLLBACK a one-query read is one
+                # round trip instead of three.
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await conn.begin()
             self._conn = conn
             self._committed = False
             self._on_commit = []
@@ -83,6 +90,8 @@ class SqlUnitOfWork:
         self._events.append(event)
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit: this use case writes")
         if self._depth > 1:
             self._committed = True  # the outermost block commits
             return
@@ -101,7 +110,7 @@ class SqlUnitOfWork:
         conn, self._conn = self._conn, None
         assert conn is not None
         try:
-            if not self._committed or exc is not None:
+            if not self._read_only and (not self._committed or exc is not None):
                 await conn.rollback()
         finally:
             await conn.close()

@@ -14,7 +14,7 @@ from domain.auth.model import Client
 from domain.shared.errors import Conflict
 from domain.shared.pagination import PageRequest
 from infra.db.notify import notify
-from infra.db.tables.control import oauth_clients, revoked_tokens
+from infra.db.tables.control import oauth_clients, revoked_tokens, tenants
 
 
 def _to_domain(row: Any) -> Client:
@@ -50,6 +50,16 @@ class SqlClientRepository:
         row = (await self._conn.execute(select(oauth_clients).where(
             oauth_clients.c.client_id == client_id, _active))).first()
         return _to_domain(row) if row else None
+
+    async def get_for_authentication(self, client_id: str) -> tuple[Client, bool] | None:
+        row = (await self._conn.execute(
+            select(oauth_clients, tenants.c.status.label("tenant_status"))
+            .select_from(oauth_clients.outerjoin(tenants, tenants.c.id == oauth_clients.c.tenant_id))
+            .where(oauth_clients.c.client_id == client_id, _active))).first()
+        if row is None:
+            return None
+        client = _to_domain(row)
+        return client, client.tenant_id is None or row.tenant_status == "active"
 
     async def get(self, id: UUID, *, tenant_id: UUID | None) -> Client | None:
         owner = (oauth_clients.c.tenant_id.is_(None) if tenant_id is None
