@@ -1,0 +1,253 @@
+"""What every benchmark needs: a throw-away database, a real `kizuna serve`, statistics, results.
+
+The PostgreSQL server is KIZUNA_DATABASE_URL when set (any database on it: a fresh one is created
+beside it and dropped at the end), else the embedded server under .kizuna/, as the tests do.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from infra.db.urls import libpq_url, with_database
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+KIZUNA = str(Path(sys.executable).parent / "kizuna")
+PLATFORM_ID = "bench-platform"
+PLATFORM_SECRET = "bench-" + secrets.token_urlsafe(32)
+
+
+@dataclass
+class Figure:
+    """One measured figure, its baseline from the same run, and the target it is held against."""
+
+    what: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_label: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.baseline if self.baseline else None
+
+    def line(self) -> str:
+        text = f"{self.what}: {self.value:,.2f} {self.unit}"
+        if self.baseline is not None:
+            text += f"  | baseline {self.baseline_label} {self.baseline:,.2f}, ratio {self.ratio:.3f}"
+        if self.target:
+            verdict = {True: "met", False: "MISSED", None: "not judged at this size"}[self.met]
+            text += f"  | target {self.target}: {verdict}"
+        return text
+
+
+# -- the database server and throw-away databases ---------------------------------------------
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    configured = os.environ.get("KIZUNA_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    from infra.db.embedded import start_embedded
+
+    url, handle = start_embedded(ROOT / ".kizuna")
+    try:
+        yield url
+    finally:
+        handle.cleanup()
+
+
+def admin_sql(server: str, sql: str) -> Any:
+    with psycopg.connect(libpq_url(server), autocommit=True) as conn:
+        cur = conn.execute(sql)
+        return cur.fetchone() if cur.description else None
+
+
+@contextmanager
+def throwaway_database(server: str) -> Iterator[str]:
+    name = f"kizuna_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin_sql(server, f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server, name)
+    finally:
+        admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- the kizuna command and server ------------------------------------------------------------
+
+def kizuna_env(url: str) -> dict[str, str]:
+    return {**os.environ, "KIZUNA_DATABASE_URL": url, "KIZUNA_BOOTSTRAP_CLIENT_ID": PLATFORM_ID,
+            "KIZUNA_BOOTSTRAP_CLIENT_SECRET": PLATFORM_SECRET, "KIZUNA_LOG_LEVEL": "warning"}
+
+
+def kizuna(url: str, *args: str) -> tuple[float, str]:
+    """Run `kizuna ARGS` to completion; returns wall seconds and its stderr's last line."""
+    started = time.perf_counter()
+    done = subprocess.run([KIZUNA, *args], env=kizuna_env(url), capture_output=True, text=True,
+                          check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"kizuna {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return elapsed, lines[-1] if lines else ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU each of these processes has used so far (Linux /proc); gone ones are left
+    out. Subtract two readings with `cpu_delta`."""
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings by the processes alive at both."""
+    return sum(after[pid] - before[pid] for pid in after if pid in before)
+
+
+def process_tree(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(parents.get(found[-1], []))
+    return found
+
+
+class Server(str):
+    """A running server's base URL (usable as the str it is) that also knows the server's pid."""
+
+    pid: int
+
+
+@contextmanager
+def kizuna_server(url: str, *, workers: int) -> Iterator[Server]:
+    """`kizuna serve` in its own process group; yields its base URL (with `.pid`); stops it by
+    its pid."""
+    port = free_port()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = (RESULTS / f"server-{port}.log").open("w")
+    proc = subprocess.Popen([KIZUNA, "serve", "--port", str(port), "--workers", str(workers)],
+                            env=kizuna_env(url), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"kizuna serve exited with {proc.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("kizuna serve did not become healthy in 60 s")
+            time.sleep(0.2)
+        time.sleep(1.5 if workers > 1 else 0)  # let the other workers finish their start-up
+        server = Server(base)
+        server.pid = proc.pid
+        yield server
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group this process leads, nothing else
+            proc.wait()
+        log.close()
+        if Path(log.name).stat().st_size == 0:
+            Path(log.name).unlink()  # keep only logs that say something
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def get_token(http: httpx.Client, client_id: str, secret: str) -> str:
+    response = http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                         headers={"Authorization": basic(client_id, secret)})
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+# -- statistics and results -------------------------------------------------------------------
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def machine(server: str) -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in _first_line(["lscpu"]).splitlines()
+                  if line.startswith("Model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    wrk = shutil.which("wrk")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(), "cpu": model, "ram_gib": round(mem_kb / 2**20, 1),
+        "postgresql": admin_sql(server, "SHOW server_version")[0],
+        "python": platform.python_version(), "os": platform.platform(),
+        "wrk": subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
+        .stdout.splitlines()[0] if wrk else None,
+    }
+
+
+def save(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{name}-{stamp}.json"
+    figures = payload.get("figures", [])
+    payload = {**payload, "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]}
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    return path
