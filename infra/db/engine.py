@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from infra.db.embedded import start_embedded
+from infra.db.embedded import start_embedded, stop_embedded
 from infra.db.urls import asyncpg_url
 from infra.settings import Settings
 
@@ -36,4 +36,4 @@ def database(settings: Settings) -> Iterator[str]:
         yield url
     finally:
         # Stops the server unless another process still uses the same data folder.
-        handle.cleanup()
+        stop_embedded(handle)
