@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 
-from bench import http, migrate, provisioning
+from bench import customer_read, events_ingest, http, migrate, provisioning
 from bench.common import Figure, machine, postgres_server, save
 from bench.load import tool
 
@@ -21,6 +21,8 @@ BENCHMARKS = {
     "migrate": migrate.run,
     "token": http.run_token,
     "auth": http.run_auth,
+    "events": events_ingest.run,
+    "customer_read": customer_read.run,
 }
 
 

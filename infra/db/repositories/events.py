@@ -1,10 +1,210 @@
-"""The events area in a tenant schema."""
+"""The events area in a tenant schema.
+
+Ingest is the hot path (DESIGN.md section 7): rows go with COPY into a temporary table on the unit
+of work's own connection and transaction, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING
+moves them into `events`, skipping `event_id`s already stored. The customer look-ups of a batch
+are one query each, on arrays. This raw SQL runs on the asyncpg connection under SQLAlchemy's,
+where schema_translate_map does not reach: it names the tenant schema itself, quoted, taken from
+the connection's own translate map (which the unit of work set from the tenant registry).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.customers.model import Customer, CustomerStatus
+from domain.events.keyset import KeysetPage
+from domain.events.model import Event, Stage, Touchpoint
+from domain.events.ports import CustomerState, EventFilter
+from domain.events.timeline import TimelineEntry, TimelineFilter
+from infra.db.migrate import quote_schema
+from infra.db.repositories.timeline import SqlTimelineReader, merged_sources
+from infra.db.tables.tenant import events
+
+e = events.c
+STAGING = "kizuna_events_in"  # temporary: one per transaction, dropped at commit
+COLUMNS = ("id", "event_id", "type", "customer_id", "occurred_at", "received_at", "properties",
+           "touchpoint_channel", "touchpoint_stage", "campaign_id")
+_IDENTITY_COLUMNS = ("external_id", "email", "phone", "line_user_id")
+_COLS = ", ".join(COLUMNS)
+DIRECT_COPY = True
+
+# Raw SQL of the bulk paths. Every value is a bind parameter; `{s}` is only ever the tenant schema,
+# from the registry, validated and quoted by quote_schema.
+_SQL = {
+    "existing_event_ids": "SELECT event_id FROM {s}.events WHERE event_id = ANY($1::varchar[])",
+    "customer_states": "SELECT id, status, merged_into FROM {s}.customers WHERE id = ANY($1::uuid[])",
+    # One identity type at a time: `value = ANY` walks the primary key (type, value) once per
+    # value, where a join on unnested pairs tends to a hash join over the whole table.
+    "identity_owners":
+        "SELECT value, customer_id FROM {s}.customer_identities WHERE type = $1 AND value = ANY($2::text[])",
+    "claim_identities":
+        "INSERT INTO {s}.customer_identities (type, value, customer_id, created_at)"
+        " SELECT w.type, w.value, w.customer_id, $4 FROM unnest($1::text[], $2::text[], $3::uuid[])"
+        " AS w(type, value, customer_id) ON CONFLICT DO NOTHING RETURNING type, value, customer_id",
+    "add_customers":
+        "INSERT INTO {s}.customers (id, external_id, email, phone, line_user_id, created_at, updated_at)"
+        " SELECT w.id, w.external_id, w.email, w.phone, w.line_user_id, $6, $6"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])"
+        " AS w(id, external_id, email, phone, line_user_id)",
+    "savepoint": "SAVEPOINT kizuna_events_copy",
+    "rollback_to_savepoint": "ROLLBACK TO SAVEPOINT kizuna_events_copy",
+    # A fresh staging table per transaction (simple protocol: both statements in one round trip).
+    "staging": f"DROP TABLE IF EXISTS pg_temp.{STAGING};"
+               f" CREATE TEMP TABLE {STAGING} (LIKE {{s}}.events) ON COMMIT DROP",
+    # event_id order: two batches re-sending the same events take the unique index's entries in
+    # the same order, so they queue instead of deadlocking.
+    "insert_staged": f"INSERT INTO {{s}}.events ({_COLS}) SELECT {_COLS}"  # noqa: S608 - constants
+                     f" FROM pg_temp.{STAGING} ORDER BY event_id ON CONFLICT DO NOTHING RETURNING id",
+}
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode() if value else "{}"
+
+
+def to_domain(r: Any) -> Event:
+    return Event(id=r.id, event_id=r.event_id, type=r.type, customer_id=r.customer_id,
+                 occurred_at=r.occurred_at, received_at=r.received_at, properties=dict(r.properties or {}),
+                 touchpoint=Touchpoint(channel=r.touchpoint_channel,
+                                       stage=Stage(r.touchpoint_stage) if r.touchpoint_stage else None,
+                                       campaign_id=r.campaign_id))
 
 
 class SqlEventRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+
+    # -- raw access for the bulk paths ---------------------------------------------------------
+    def _schema_name(self) -> str:
+        translate = self._conn.sync_connection.get_execution_options().get("schema_translate_map") \
+            if self._conn.sync_connection is not None else None
+        schema = (translate or {}).get(None)
+        if not schema:
+            raise RuntimeError("the events repository needs a connection bound to a tenant schema")
+        quote_schema(schema)  # refuses anything that is not a plain schema name
+        return str(schema)
+
+    def _schema(self) -> str:
+        return quote_schema(self._schema_name())
+
+    async def _driver(self) -> asyncpg.Connection:
+        """The asyncpg connection under the unit of work's, inside its transaction."""
+        raw = await self._conn.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+        if not driver.is_in_transaction():
+            # SQLAlchemy sends BEGIN lazily, with the first statement; raw SQL must not run before it.
+            await self._conn.exec_driver_sql("SELECT 1")
+        return driver
+
+    # -- ingest --------------------------------------------------------------------------------
+    async def _fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
+        driver = await self._driver()
+        return await driver.fetch(_SQL[name].format(s=self._schema()), *args)  # type: ignore[no-any-return]
+
+    async def existing_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        return {r[0] for r in await self._fetch("existing_event_ids", list(event_ids))}
+
+    async def customer_states(self, customer_ids: Sequence[UUID]) -> dict[UUID, CustomerState]:
+        if not customer_ids:
+            return {}
+        rows = await self._fetch("customer_states", list(customer_ids))
+        return {r[0]: CustomerState(id=r[0], status=CustomerStatus(r[1]), merged_into=r[2]) for r in rows}
+
+    async def identity_owners(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+        by_type: dict[str, list[str]] = {}
+        for kind, value in pairs:
+            by_type.setdefault(kind, []).append(value)
+        owners = {}
+        for kind, values in by_type.items():
+            rows = await self._fetch("identity_owners", kind, values)
+            owners.update(((kind, value), owner) for value, owner in rows)
+        return owners
+
+    async def add_customers(self, customers: Sequence[tuple[Customer, tuple[str, str]]],
+                            now: datetime) -> dict[tuple[str, str], UUID]:
+        if not customers:
+            return {}
+        # Identities first: the unique (type, value) decides who creates a customer, so two
+        # transactions creating the same person race on the index, never both succeed. Sorted, so
+        # two such transactions take their index entries in the same order (no deadlock).
+        ordered = sorted(customers, key=lambda c: c[1])
+        claimed = await self._fetch("claim_identities", [p[0] for _, p in ordered],
+                                    [p[1] for _, p in ordered], [c.id for c, _ in ordered], now)
+        owners = {(r[0], r[1]): r[2] for r in claimed}
+        created = [c for c, pair in ordered if owners.get(pair) == c.id]
+        if created:
+            columns = [[getattr(c, name) for c in created] for name in _IDENTITY_COLUMNS]
+            await self._fetch("add_customers", [c.id for c in created], *columns, now)
+        lost = [pair for _, pair in ordered if pair not in owners]
+        if lost:  # created by a concurrent transaction, which has committed by now
+            owners.update(await self.identity_owners(lost))
+        return owners
+
+    async def add(self, batch: Sequence[Event]) -> set[UUID]:
+        if not batch:
+            return set()
+        driver = await self._driver()
+        records = [(x.id, x.event_id, x.type, x.customer_id, x.occurred_at, x.received_at,
+                    _dumps(x.properties), x.touchpoint.channel,
+                    x.touchpoint.stage.value if x.touchpoint.stage else None, x.touchpoint.campaign_id)
+                   for x in batch]
+        if DIRECT_COPY:
+            # The use case has already set aside event ids stored before (existing_event_ids), so
+            # COPY straight into `events` almost always succeeds: it writes each row once, where
+            # staging writes it twice. The unique index stays the judge: if a concurrent request
+            # stored one of these event ids in between, the COPY fails whole, is undone to the
+            # savepoint, and the rows take the staging path, which skips that duplicate.
+            await driver.execute(_SQL["savepoint"])
+            try:
+                await driver.copy_records_to_table("events", schema_name=self._schema_name(),
+                                                   records=records, columns=COLUMNS)
+                return {x.id for x in batch}
+            except asyncpg.UniqueViolationError:
+                await driver.execute(_SQL["rollback_to_savepoint"])
+        await driver.execute(_SQL["staging"].format(s=self._schema()))
+        await driver.copy_records_to_table(STAGING, records=records, columns=COLUMNS)
+        return {r[0] for r in await self._fetch("insert_staged")}
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def get(self, event_id: UUID) -> Event | None:
+        row = (await self._conn.execute(select(events).where(e.id == event_id))).first()
+        return to_domain(row) if row else None
+
+    async def get_by_event_id(self, event_id: str) -> Event | None:
+        row = (await self._conn.execute(select(events).where(e.event_id == event_id))).first()
+        return to_domain(row) if row else None
+
+    async def search(self, filters: EventFilter, customer_ids: Sequence[UUID] | None,
+                     page: KeysetPage) -> list[Event]:
+        query = select(events)
+        if customer_ids is not None:
+            query = query.where(e.customer_id.in_(list(customer_ids)))
+        if filters.type:
+            query = query.where(e.type == filters.type)
+        if filters.occurred_after:
+            query = query.where(e.occurred_at > filters.occurred_after)
+        if filters.occurred_before:
+            query = query.where(e.occurred_at < filters.occurred_before)
+        if page.before is not None:
+            query = query.where(tuple_(e.occurred_at, e.id) < tuple_(*page.before))
+        query = query.order_by(e.occurred_at.desc(), e.id.desc()).limit(page.limit + 1)
+        return [to_domain(r) for r in await self._conn.execute(query)]
+
+    # -- timeline (its SQL lives in repositories/timeline.py) ----------------------------------
+    async def merged_sources(self, customer_id: UUID) -> list[UUID]:
+        return await merged_sources(self._conn, customer_id)
+
+    async def timeline(self, customer_ids: Sequence[UUID], filters: TimelineFilter,
+                       page: KeysetPage) -> list[TimelineEntry]:
+        return await SqlTimelineReader(self._conn).read(customer_ids, filters, page)

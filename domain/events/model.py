@@ -1,0 +1,235 @@
+"""Behaviour events: what a customer did or received at a touchpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from domain.customers.model import CustomerRef
+from domain.events.catalogue import CATALOGUE, NEEDS_CAMPAIGN, check_properties, is_known_type
+from domain.shared.errors import FieldProblem, InvalidInput
+from domain.shared.text import clean_text
+
+# Clocks of trackers and partner systems drift: a little future is skew, more is a bug.
+MAX_FUTURE = timedelta(minutes=5)
+# Backfills of old history are welcome; before this it is a zero or epoch default, not a fact.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+EVENT_FIELDS = frozenset({"type", "customer", "occurred_at", "event_id", "properties", "touchpoint"})
+REF_FIELDS = frozenset({"id", "external_id", "email", "phone", "line_user_id"})
+TOUCHPOINT_FIELDS = frozenset({"channel", "stage", "campaign_id"})
+
+
+class Stage(StrEnum):
+    """Where in the customer's journey the touchpoint sits (DESIGN.md: touchpoint)."""
+
+    PRE_PURCHASE = "pre_purchase"
+    PURCHASE = "purchase"
+    POST_PURCHASE = "post_purchase"
+
+
+@dataclass(frozen=True, slots=True)
+class Touchpoint:
+    channel: str | None = None  # web, app, email, line, store, instagram_ad, ...
+    stage: Stage | None = None
+    campaign_id: str | None = None
+
+
+NO_TOUCHPOINT = Touchpoint()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A stored event. `received_at` is when Kizuna accepted it; `occurred_at` when it happened
+    (aware; stored, and read back, in UTC)."""
+
+    id: UUID
+    type: str
+    customer_id: UUID
+    occurred_at: datetime
+    received_at: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+    touchpoint: Touchpoint = field(default_factory=Touchpoint)
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """A valid event whose customer reference is not resolved yet."""
+
+    type: str
+    customer: CustomerRef
+    occurred_at: datetime
+    properties: dict[str, Any]
+    touchpoint: Touchpoint
+    event_id: str | None = None
+
+    def stored_as(self, *, id: UUID, customer_id: UUID, received_at: datetime) -> Event:
+        return Event(id=id, type=self.type, customer_id=customer_id, occurred_at=self.occurred_at,
+                     received_at=received_at, properties=self.properties, touchpoint=self.touchpoint,
+                     event_id=self.event_id)
+
+
+def catalogue() -> list[str]:
+    """The built-in event types (plus any `custom:<name>`)."""
+    return list(CATALOGUE)
+
+
+def _attempt(problems: list[FieldProblem], fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+# Normalising the same identity or channel is pure and, in a batch, repetitive (a tracker's batch
+# names the same few people and channels again and again): remembered, not redone.
+@lru_cache(maxsize=16384)
+def _identity_ref(key: str, value: str) -> CustomerRef:
+    return CustomerRef.parse({key: value})
+
+
+@lru_cache(maxsize=1024)
+def _text(value: str, field: str, max_length: int) -> str:
+    return clean_text(value, field=field, max_length=max_length)
+
+
+def _customer(raw: Any, problems: list[FieldProblem]) -> CustomerRef | None:
+    if type(raw) is dict and len(raw) == 1:  # the usual shape: one identity, as a string
+        ((key, value),) = raw.items()
+        if key != "id" and key in REF_FIELDS and type(value) is str and value:
+            ref: CustomerRef | None = _attempt(problems, _identity_ref, key, value)
+            return ref
+    if not isinstance(raw, Mapping):
+        problems.append(FieldProblem("customer", "must be an object naming the customer"))
+        return None
+    bad = [FieldProblem(f"customer.{k}", "must be a string" if k in REF_FIELDS
+                        else "is not a way to name a customer")
+           for k, v in raw.items() if v is not None and (k not in REF_FIELDS or not isinstance(v, str))]
+    if bad:
+        problems.extend(bad)
+        return None
+    ref = _attempt(problems, CustomerRef.parse, dict(raw))  # ids, and the "exactly one" message
+    return ref
+
+
+def _occurred_at(raw: Any, latest: datetime, problems: list[FieldProblem]) -> datetime | None:
+    occurred = raw
+    if isinstance(raw, str):
+        try:
+            occurred = datetime.fromisoformat(raw)
+        except ValueError:
+            occurred = None
+    if not isinstance(occurred, datetime) or occurred.tzinfo is None:
+        problems.append(FieldProblem("occurred_at", "must be an RFC 3339 date-time with a UTC offset"))
+        return None
+    if occurred > latest:
+        problems.append(FieldProblem("occurred_at", "is in the future (more than "
+                                     f"{int(MAX_FUTURE.total_seconds() // 60)} minutes ahead)"))
+    elif occurred < EARLIEST:
+        problems.append(FieldProblem("occurred_at", "is before 2000-01-01"))
+    return occurred  # any offset: the database stores the instant in UTC
+
+
+_STAGES = {s.value: s for s in Stage}
+
+
+@lru_cache(maxsize=4096)
+def _touchpoint_of(channel: str | None, stage: str | None, campaign: str | None) -> Touchpoint:
+    """Raises InvalidInput listing every problem. Cached: a batch repeats a few touchpoints."""
+    problems: list[FieldProblem] = []
+    checked_stage = _STAGES.get(stage) if stage is not None else None
+    if stage is not None and checked_stage is None:
+        problems.append(FieldProblem("touchpoint.stage", "must be one of " + ", ".join(_STAGES)))
+    touchpoint = Touchpoint(
+        channel=_attempt(problems, clean_text, channel, field="touchpoint.channel", max_length=32)
+        if channel is not None else None,
+        stage=checked_stage,
+        campaign_id=_attempt(problems, clean_text, campaign, field="touchpoint.campaign_id", max_length=128)
+        if campaign is not None else None)
+    if problems:
+        raise InvalidInput("the touchpoint has invalid fields", problems=problems)
+    if touchpoint == NO_TOUCHPOINT:
+        return NO_TOUCHPOINT
+    return touchpoint
+
+
+def _touchpoint(raw: Any, problems: list[FieldProblem]) -> Touchpoint:
+    if raw is None:
+        return NO_TOUCHPOINT
+    if type(raw) is dict and raw.keys() <= TOUCHPOINT_FIELDS:  # the usual shape, quickly
+        channel, stage, campaign = raw.get("channel"), raw.get("stage"), raw.get("campaign_id")
+        if ((channel is None or type(channel) is str) and (stage is None or type(stage) is str)
+                and (campaign is None or type(campaign) is str)):
+            touchpoint: Touchpoint | None = _attempt(problems, _touchpoint_of, channel, stage, campaign)
+            return touchpoint or NO_TOUCHPOINT
+    if not isinstance(raw, Mapping):
+        problems.append(FieldProblem("touchpoint", "must be an object"))
+        return NO_TOUCHPOINT
+    if not raw.keys() <= TOUCHPOINT_FIELDS:
+        problems.extend(FieldProblem(f"touchpoint.{key}", "is not a touchpoint field")
+                        for key in sorted(raw.keys() - TOUCHPOINT_FIELDS))
+    values = (raw.get("channel"), raw.get("stage"), raw.get("campaign_id"))
+    kinds_ok = True
+    for value, name in zip(values, ("channel", "stage", "campaign_id"), strict=True):
+        if value is not None and not isinstance(value, str):
+            problems.append(FieldProblem(f"touchpoint.{name}", "must be a string"))
+            kinds_ok = False
+    if not kinds_ok:
+        return NO_TOUCHPOINT
+    touchpoint = _attempt(problems, _touchpoint_of, *values)
+    return touchpoint or NO_TOUCHPOINT
+
+
+def parse_event(raw: Any, *, now: datetime) -> EventDraft:
+    """Check one event, as decoded from JSON, against the catalogue and the rules; every problem is
+    reported at once.
+
+    `raw` is an object with `type`, `customer` (a reference object), `occurred_at` (RFC 3339 with
+    an offset, or an aware datetime), and optional `event_id`, `properties` and `touchpoint`.
+    Batches are checked item by item here, not by the HTTP layer, so one bad item never refuses
+    its batch.
+    """
+    if type(raw) is not dict and not isinstance(raw, Mapping):
+        raise InvalidInput("an event is a JSON object", field="event")
+    problems: list[FieldProblem] = []
+    if not raw.keys() <= EVENT_FIELDS:
+        problems.extend(FieldProblem(key, "is not an event field")
+                        for key in sorted(raw.keys() - EVENT_FIELDS))
+    event_type = raw.get("type")
+    known = isinstance(event_type, str) and is_known_type(event_type)
+    if not known:
+        problems.append(FieldProblem("type", f"unknown event type {event_type!r}: use one of the catalogue"
+                                     " (see docs/events.md) or custom:<name>"))
+    ref = _customer(raw.get("customer"), problems)
+    occurred = _occurred_at(raw.get("occurred_at"), now + MAX_FUTURE, problems)
+
+    event_id = raw.get("event_id")
+    if event_id is not None and (type(event_id) is not str or not 0 < len(event_id) <= 128
+                                 or not event_id.isprintable() or event_id != event_id.strip()):
+        problems.append(FieldProblem("event_id", "must be 1-128 printable characters without surrounding"
+                                     " spaces"))
+
+    properties = raw.get("properties")
+    if properties is None:
+        properties = {}
+    elif not isinstance(properties, dict):
+        problems.append(FieldProblem("properties", "must be an object"))
+    elif known:
+        check_properties(str(event_type), properties, problems)
+    touchpoint = _touchpoint(raw.get("touchpoint"), problems)
+    if known and event_type in NEEDS_CAMPAIGN and not touchpoint.campaign_id:
+        problems.append(FieldProblem("touchpoint.campaign_id", f"is required for {event_type}"))
+
+    if problems:
+        detail = (f"{problems[0].field}: {problems[0].message}" if len(problems) == 1
+                  else f"the event has {len(problems)} invalid fields")
+        raise InvalidInput(detail, problems=problems)
+    assert occurred is not None and ref is not None
+    return EventDraft(type=str(event_type), customer=ref, occurred_at=occurred, properties=properties,
+                      touchpoint=touchpoint, event_id=event_id)
