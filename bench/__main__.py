@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 
-from bench import customer_read, events_ingest, http, migrate, provisioning
+from bench import csv_import, customer_read, events_ingest, http, migrate, provisioning
 from bench.common import Figure, machine, postgres_server, save
 from bench.load import tool
 
@@ -23,6 +23,7 @@ BENCHMARKS = {
     "auth": http.run_auth,
     "events": events_ingest.run,
     "customer_read": customer_read.run,
+    "csv_import": csv_import.run,
 }
 
 

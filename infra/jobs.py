@@ -11,12 +11,20 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import procrastinate
 
+from domain.auth.model import TenantRef
+from domain.shared.clock import SystemClock
+from infra.auth.keys import KeyStore
+from infra.caches import Caches, RevokedTokens, TenantRegistry
 from infra.db.engine import make_engine
 from infra.db.maintenance import purge_expired
+from infra.db.uow import SqlUnitOfWork
 from infra.db.urls import libpq_url
+from infra.imports.queue import IMPORT_TASK, IMPORTS_QUEUE
+from infra.imports.runner import run_stored_import
 from infra.settings import Settings
 
 MAINTENANCE_QUEUE = "maintenance"
@@ -33,10 +41,33 @@ def build_job_app(settings: Settings, url: str) -> tuple[procrastinate.App, dict
             resources["engine"] = make_engine(url, settings, pool_size=2)
         return resources["engine"]
 
+    def caches() -> Caches:
+        if "caches" not in resources:
+            ttl = settings.cache_ttl_seconds
+            resources["caches"] = Caches(
+                tenants=TenantRegistry(engine(), ttl),
+                revoked=RevokedTokens(engine(), ttl, settings.token_ttl_seconds),
+                keys=KeyStore(engine(), ttl))
+        return resources["caches"]  # type: ignore[no-any-return]
+
     @app.periodic(cron="17 * * * *", periodic_id="purge_expired")
     @app.task(name="kizuna.purge_expired", queue=MAINTENANCE_QUEUE, queueing_lock="purge_expired")
     async def purge_expired_task(timestamp: int) -> dict[str, int]:
         return await purge_expired(engine(), datetime.now(UTC))
+
+    # An HTTP import (POST /v1/imports), queued with its import in one transaction. Idempotent: a
+    # run continues from the progress the import recorded, and a finished import is left alone;
+    # a failed run is retried and resumes where it stopped.
+    @app.task(name=IMPORT_TASK, queue=IMPORTS_QUEUE,
+              retry=procrastinate.RetryStrategy(max_attempts=3, wait=30))
+    async def run_import_task(tenant_id: str, import_id: str) -> dict[str, Any]:
+        entry = await caches().tenants.get(UUID(tenant_id))
+        if entry is None:
+            return {"import_id": import_id, "status": "tenant not found"}
+        tenant = TenantRef(id=entry.id, slug=entry.slug, schema=entry.schema, timezone=entry.timezone,
+                           currency=entry.currency)
+        return await run_stored_import(
+            lambda t: SqlUnitOfWork(engine(), caches(), tenant=t), SystemClock(), tenant, UUID(import_id))
 
     return app, resources
 

@@ -42,7 +42,9 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
     where = tmp_path_factory.mktemp("sdk")
     config = where / "config.yml"
     # No post hooks: they would run `ruff` over the generated code, which the test does not need.
-    config.write_text(f"package_name_override: {SDK_PACKAGE}\npost_hooks: []\n", encoding="utf-8")
+    # text/csv (POST /v1/imports) is a byte body to a generated client, as octet-stream is.
+    config.write_text(f"package_name_override: {SDK_PACKAGE}\npost_hooks: []\n"
+                      "content_type_overrides:\n  text/csv: application/octet-stream\n", encoding="utf-8")
     result = subprocess.run(
         [str(GENERATOR), "generate", "--path", str(ROOT / "openapi" / "openapi.json"),
          "--output-path", str(where / SDK_PACKAGE), "--meta", "none", "--config", str(config),
