@@ -40,7 +40,7 @@ from infra.db.notify import CacheListener
 from infra.db.readiness import readiness
 from infra.db.uow import SqlUnitOfWork
 from infra.db.urls import libpq_url
-from infra.events import EventBus
+from infra.event_routes import build_event_bus
 from infra.settings import Settings
 
 POOL_IN_USE = Gauge("kizuna_db_pool_checked_out", "Database connections in use")
@@ -90,7 +90,7 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
         await listener.start()
         ttl = timedelta(hours=settings.idempotency_ttl_hours)
 
-        bus = EventBus()
+        bus = build_event_bus()
 
         def uow_factory(tenant: TenantRef | None, *, read_only: bool = False) -> SqlUnitOfWork:
             return SqlUnitOfWork(engine, caches, tenant=tenant, idempotency_ttl=ttl, bus=bus,

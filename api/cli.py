@@ -264,7 +264,7 @@ def openapi(output: Annotated[Path, typer.Option(help="Where to write")] = Path(
 
 @app.command()
 def demo() -> None:
-    """Ensure tenant `demo` and a client `demo`, print its credentials and a ready curl command."""
+    """Ensure tenant `demo` with sample data and a client `demo`; print its credentials and a curl."""
     from api.demo import ensure_demo
 
     settings = Settings()

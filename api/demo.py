@@ -1,4 +1,4 @@
-"""`kizuna demo`: a tenant `demo` with a client whose fresh secret is printed."""
+"""`kizuna demo`: a tenant `demo` with sample data and a client whose fresh secret is printed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from domain.auth.model import TENANT_SCOPES, new_client
+from api.demo_data import seed_demo
+from domain.auth.model import TENANT_SCOPES, TenantRef, new_client
 from domain.shared.clock import SystemClock
 from domain.tenants.services import create_tenant
 
@@ -29,6 +30,9 @@ async def ensure_demo(rt: Any) -> DemoCredentials:
         made = await create_tenant(uow=rt.uow_factory(None), clock=clock, slug=DEMO_SLUG,
                                    name="デモ株式会社 (Demo)")
         tenant = made.tenant
+    ref = TenantRef(id=tenant.id, slug=tenant.slug, schema=tenant.schema, timezone=tenant.timezone,
+                    currency=tenant.currency)
+    await seed_demo(rt.uow_factory, clock, ref)
     # Secrets are stored as digests, so each run issues the demo client a fresh one.
     async with rt.uow_factory(None) as uow:
         from domain.shared.pagination import PageRequest

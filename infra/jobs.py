@@ -23,6 +23,7 @@ from infra.db.engine import make_engine
 from infra.db.maintenance import purge_expired
 from infra.db.uow import SqlUnitOfWork
 from infra.db.urls import libpq_url
+from infra.event_routes import build_event_bus
 from infra.imports.queue import IMPORT_TASK, IMPORTS_QUEUE
 from infra.imports.runner import run_stored_import
 from infra.settings import Settings
@@ -55,6 +56,8 @@ def build_job_app(settings: Settings, url: str) -> tuple[procrastinate.App, dict
     async def purge_expired_task(timestamp: int) -> dict[str, int]:
         return await purge_expired(engine(), datetime.now(UTC))
 
+    bus = build_event_bus()
+
     # An HTTP import (POST /v1/imports), queued with its import in one transaction. Idempotent: a
     # run continues from the progress the import recorded, and a finished import is left alone;
     # a failed run is retried and resumes where it stopped.
@@ -67,7 +70,8 @@ def build_job_app(settings: Settings, url: str) -> tuple[procrastinate.App, dict
         tenant = TenantRef(id=entry.id, slug=entry.slug, schema=entry.schema, timezone=entry.timezone,
                            currency=entry.currency)
         return await run_stored_import(
-            lambda t: SqlUnitOfWork(engine(), caches(), tenant=t), SystemClock(), tenant, UUID(import_id))
+            lambda t: SqlUnitOfWork(engine(), caches(), tenant=t, bus=bus), SystemClock(), tenant,
+            UUID(import_id))
 
     return app, resources
 

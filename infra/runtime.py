@@ -13,6 +13,7 @@ from infra.auth.keys import KeyStore
 from infra.caches import Caches, RevokedTokens, TenantRegistry
 from infra.db.engine import make_engine
 from infra.db.uow import SqlUnitOfWork
+from infra.event_routes import build_event_bus
 from infra.settings import Settings
 
 
@@ -31,9 +32,11 @@ async def runtime(settings: Settings, url: str, *, pool_size: int | None = None)
                                                settings.token_ttl_seconds),
                     keys=KeyStore(engine, settings.cache_ttl_seconds))
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    bus = build_event_bus()
     try:
         yield Runtime(engine=engine, caches=caches,
                       uow_factory=lambda tenant, read_only=False: SqlUnitOfWork(
-                          engine, caches, tenant=tenant, idempotency_ttl=ttl, read_only=read_only))
+                          engine, caches, tenant=tenant, idempotency_ttl=ttl, read_only=read_only,
+                          bus=bus))
     finally:
         await engine.dispose()

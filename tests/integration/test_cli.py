@@ -37,6 +37,30 @@ def test_tenants_clients_keys_and_demo(database_url):
     assert "curl -s -u" in first and "/oauth/token" in first
 
 
+def test_demo_tenant_has_sample_data_seeded_once(database_url):
+    import asyncio
+
+    from sqlalchemy import text
+
+    from infra.db.engine import make_engine
+    from infra.settings import Settings
+
+    run(database_url, "demo")
+    run(database_url, "demo")
+
+    async def counts():
+        engine = make_engine(database_url, Settings(), pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                return [(await conn.execute(text(f"SELECT count(*) FROM t_demo.{t}"))).scalar()
+                        for t in ("customers", "orders", "products", "events", "consents")]
+        finally:
+            await engine.dispose()
+
+    customers, orders, products, events, consents = asyncio.run(counts())
+    assert (customers, orders, products, consents) == (3, 6, 3, 3) and events == 3
+
+
 def test_migrate_reports_a_clean_run(database_url):
     done = run(database_url, "migrate")
     assert "0 failed" in done.stderr
