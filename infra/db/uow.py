@@ -56,13 +56,16 @@ class SqlUnitOfWork:
         self._depth += 1
         if self._depth == 1:
             conn = await self._engine.connect()
+            options: dict[str, object] = {}
             if self._schema is not None:
-                conn = await conn.execution_options(schema_translate_map={None: self._schema})
+                options["schema_translate_map"] = {None: self._schema}
             if self._read_only:
                 # Reads need no transaction: without BEGIN and ROLLBACK a one-query read is one
                 # round trip instead of three.
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            else:
+                options["isolation_level"] = "AUTOCOMMIT"
+            if options:
+                conn = await conn.execution_options(**options)
+            if not self._read_only:
                 await conn.begin()
             self._conn = conn
             self._committed = False
