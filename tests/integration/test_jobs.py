@@ -96,3 +96,27 @@ async def test_domain_events_routed_to_jobs_are_enqueued_in_the_same_transaction
     assert len(rows) == 2
     assert rows[0] == {"tenant_id": str(tenant), "event": "test.happened",
                        "payload": {"at": "2026-11-22T09:00:00+00:00"}}
+
+
+async def test_purge_drops_old_import_files_and_error_details(db):
+    from infra.db.maintenance import IMPORT_CONTENT_DAYS, IMPORT_ERRORS_DAYS
+
+    now = datetime.now(UTC)
+    await _seed(db, "t_purge_three", now)
+    schema = "t_purge_three"
+    rows = [("old", now - timedelta(days=IMPORT_ERRORS_DAYS + 1), "succeeded"),
+            ("middle", now - timedelta(days=IMPORT_CONTENT_DAYS + 1), "failed"),
+            ("running", now - timedelta(days=IMPORT_ERRORS_DAYS + 1), "running"),
+            ("new", now, "succeeded")]
+    async with db.begin() as conn:
+        for name, created, status in rows:
+            await conn.execute(text(
+                f'INSERT INTO "{schema}".imports (id, kind, status, filename, content, errors, created_by, created_at)'
+                " VALUES (gen_random_uuid(), 'customers', :s, :n, 'a,b', CAST(:e AS jsonb), 'c', :t)"),
+                {"s": status, "n": name, "e": '[{"line": 2, "detail": "hanako@example.jp is taken"}]', "t": created})
+    await purge_expired(db, now)
+    async with db.connect() as conn:
+        left = {r.filename: (r.content is not None, r.errors != []) for r in await conn.execute(text(
+            f'SELECT filename, content, errors FROM "{schema}".imports'))}
+    assert left == {"old": (False, False), "middle": (False, True), "running": (True, True),
+                    "new": (True, True)}
