@@ -17,7 +17,8 @@ from api.http.problems import FieldError
 from api.schemas.common import RequestBody, ResponseBody
 from domain.events.keyset import KeysetPage, Position
 from domain.events.model import Event
-from domain.events.services import MAX_BATCH, IngestReport
+from domain.events.services import IngestReport
+from domain.shared.batch import MAX_BATCH
 from domain.shared.errors import InvalidInput, NotFound
 from domain.shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 

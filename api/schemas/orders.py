@@ -23,9 +23,9 @@ from domain.orders.model import (
     RefundDraft,
     RefundLineDraft,
 )
-from domain.orders.services import MAX_BATCH, PlaceReport
+from domain.orders.services import PlaceReport
 from domain.products.model import MAX_AMOUNT
-from domain.products.services import ItemError
+from domain.shared.batch import MAX_BATCH, ItemError
 
 
 def _rfc3339(value: Any) -> Any:

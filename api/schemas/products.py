@@ -13,7 +13,8 @@ from api.errors import lookup
 from api.http.problems import FieldError
 from api.schemas.common import RequestBody, ResponseBody
 from domain.products.model import MAX_AMOUNT, MAX_CATEGORY_DEPTH, MAX_STOCK, Product
-from domain.products.services import MAX_BATCH, ItemError, UpsertReport
+from domain.products.services import UpsertReport
+from domain.shared.batch import MAX_BATCH, ItemError
 from domain.shared.errors import FieldProblem, InvalidInput
 
 Status = Literal["active", "inactive", "discontinued"]

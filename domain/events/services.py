@@ -18,20 +18,11 @@ from domain.events.keyset import KeysetPage, KeysetResult, keyset_page_from
 from domain.events.model import Event, EventDraft, parse_event
 from domain.events.ports import EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter
+from domain.shared.batch import MAX_BATCH, ItemError
 from domain.shared.clock import Clock
-from domain.shared.errors import DomainError, InvalidInput, NotFound
+from domain.shared.errors import InvalidInput, NotFound
 from domain.shared.ids import new_id
 from domain.shared.ports import UnitOfWork
-
-MAX_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class ItemError:
-    """Why the item at `index` of a batch was not accepted (InvalidInput or NotFound)."""
-
-    index: int
-    error: DomainError
 
 
 @dataclass

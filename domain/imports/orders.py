@@ -17,7 +17,8 @@ from domain.imports.cells import nfkc, parse_datetime, parse_int
 from domain.imports.columns import CUSTOMER_REF_COLUMNS
 from domain.imports.model import ChunkOutcome, ImportContext, Parsed, Rejection, describe
 from domain.orders.model import LineDraft, OrderDraft, expected_total
-from domain.orders.services import MAX_BATCH, place_orders
+from domain.orders.services import place_orders
+from domain.shared.batch import MAX_BATCH
 from domain.shared.clock import Clock
 from domain.shared.errors import FieldProblem, InvalidInput
 from domain.shared.ports import UnitOfWork

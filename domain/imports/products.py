@@ -7,7 +7,8 @@ from typing import Any
 
 from domain.imports.cells import nfkc, parse_int
 from domain.imports.model import ChunkOutcome, ImportContext, Parsed, Rejection, describe
-from domain.products.services import MAX_BATCH, upsert_products
+from domain.products.services import upsert_products
+from domain.shared.batch import MAX_BATCH
 from domain.shared.clock import Clock
 from domain.shared.errors import FieldProblem, InvalidInput
 from domain.shared.ports import UnitOfWork

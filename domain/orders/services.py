@@ -11,15 +11,13 @@ from domain.customers.services import resolve_customer
 from domain.orders.events import OrderPlaced, OrderRefunded
 from domain.orders.model import Order, OrderDraft, Refund, RefundDraft, ValidOrder, validate_order
 from domain.orders.ports import OrderFilter
-from domain.products.services import ItemError
+from domain.shared.batch import MAX_BATCH, ItemError
 from domain.shared.clock import Clock
 from domain.shared.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.shared.ids import new_id
 from domain.shared.pagination import Page, PageRequest, page_from
 from domain.shared.ports import UnitOfWork
 from domain.shared.text import clean_text
-
-MAX_BATCH = 1000
 
 
 @dataclass

@@ -9,22 +9,13 @@ from uuid import UUID
 
 from domain.products.model import Product, normalise_product, normalise_sku
 from domain.products.ports import ProductFilter
+from domain.shared.batch import MAX_BATCH, ItemError
 from domain.shared.clock import Clock
-from domain.shared.errors import Conflict, DomainError, InvalidInput, NotFound, PreconditionFailed
+from domain.shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from domain.shared.ids import new_id
 from domain.shared.pagination import Page, PageRequest, page_from
 from domain.shared.ports import UnitOfWork
 from domain.shared.text import clean_text
-
-MAX_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class ItemError:
-    """Why item `index` of a batch was refused; the other items are unaffected."""
-
-    index: int
-    error: DomainError
 
 
 @dataclass
