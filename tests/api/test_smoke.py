@@ -19,6 +19,13 @@ async def test_tenant_token_lists_own_clients(api, tenant_a: TenantHandle):
     assert response.headers["x-request-id"]
 
 
+async def test_each_tenant_sees_only_its_own_clients(api, tenant_a: TenantHandle, tenant_b: TenantHandle):
+    a = [c["client_id"] for c in (await api.get("/v1/clients", headers=tenant_a.auth)).json()["data"]]
+    b = [c["client_id"] for c in (await api.get("/v1/clients", headers=tenant_b.auth)).json()["data"]]
+    assert a == [tenant_a.client_id] and b == [tenant_b.client_id]
+    assert (await api.get("/v1/me", headers=tenant_b.auth)).json()["tenant"]["slug"] == tenant_b.slug
+
+
 async def test_me_names_the_client_tenant_and_scopes(api, tenant_a: TenantHandle, platform):
     r = await api.get("/v1/me", headers=tenant_a.auth)
     assert r.status_code == 200
