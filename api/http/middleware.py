@@ -95,6 +95,13 @@ class BodyGuardMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"").lower()
+                                        or "\x00" in scope.get("path", "")):
+            # No parameter of this API may hold NUL, and PostgreSQL text cannot: refuse it here
+            # once rather than in every filter.
+            await _problem(send, scope, 422, "invalid-input", "Invalid input",
+                           "query parameters and paths must not contain NUL characters")
+            return
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return

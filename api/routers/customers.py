@@ -53,6 +53,7 @@ from domain.customers.services import (
     upsert_by_external_id,
 )
 from domain.shared.pagination import PageRequest
+from domain.shared.text import clean_text
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 attributes_router = APIRouter(prefix="/v1/customer-attributes", tags=["customers"])
@@ -90,14 +91,13 @@ async def list_(caller: Reader, page: Annotated[PageRequest, Depends(page_reques
                 q: Annotated[str | None, Query(min_length=1, max_length=100,
                                                description="Text in family/given name or kana")] = None,
                 ) -> Page[CustomerRead]:
-    import unicodedata
-
+    # clean_text: NFKC, and control characters (NUL cannot reach PostgreSQL) are a 422
     filters = CustomerFilter(
         email=normalise_email(email, field="email") if email else None,
         phone=normalise_phone(phone, field="phone") if phone else None,
-        external_id=unicodedata.normalize("NFKC", external_id).strip() if external_id else None,
-        tag=unicodedata.normalize("NFKC", tag).strip() if tag else None,
-        created_after=created_after, q=unicodedata.normalize("NFKC", q).strip() if q else None)
+        external_id=clean_text(external_id, field="external_id", max_length=256) if external_id else None,
+        tag=clean_text(tag, field="tag", max_length=64) if tag else None,
+        created_after=created_after, q=clean_text(q, field="q", max_length=100) if q else None)
     result = await list_customers(uow=caller.uow, filters=filters, page=page)
     return Page[CustomerRead](data=[CustomerRead.from_domain(c) for c in result.items],
                               next_cursor=encode_cursor(result.next_after))

@@ -209,3 +209,9 @@ async def test_identities_endpoint(api, tenant_a, tenant_b):
     gone = await api.delete(f"{url}/custom:pos_member/P001", headers=tenant_a.auth)
     assert gone.status_code == 204
     assert (await api.get(url, headers=tenant_a.auth)).json()["data"] == []
+
+
+async def test_list_filters_with_control_characters_are_422_not_500(api, tenant_a):
+    for params in ({"tag": "a\x00b"}, {"q": "x\x00"}, {"external_id": "\x00"}):
+        r = await api.get("/v1/customers", params=params, headers=tenant_a.auth)
+        assert r.status_code == 422, (params, r.text)

@@ -52,3 +52,10 @@ async def test_readiness_is_not_ready_behind_and_stays_ready_ahead(api, engine, 
         from infra.db.migrate import head
         await set_revision(head("tenant"))
     assert (await api.get("/readyz")).status_code == 200
+
+
+async def test_nul_in_any_query_parameter_is_422(api, tenant_a):
+    for url in ("/v1/products?sku=a%00b", "/v1/orders?order_number=%00", "/v1/events?type=x%00",
+                "/v1/customers?tag=%00"):
+        r = await api.get(url, headers=tenant_a.auth)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", url

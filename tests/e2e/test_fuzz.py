@@ -8,7 +8,7 @@ import secrets
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, seed, settings
 
 from tests.e2e.support import OPERATOR_ID, OPERATOR_SECRET, ROOT, Server
 
@@ -37,6 +37,7 @@ def tokens(server: Server) -> dict[str, str]:
 
 
 @schema.parametrize()
+@seed(20261122)  # the same cases every run: a failure is reproducible, not a coin toss
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_responses_match_the_document(case, server, tokens):
