@@ -95,12 +95,12 @@ class BodyGuardMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"").lower()
-                                        or "\x00" in scope.get("path", "")):
-            # No parameter of this API may hold NUL, and PostgreSQL text cannot: refuse it here
-            # once rather than in every filter.
+        if scope["type"] == "http" and b"%00" in scope.get("query_string", b""):
+            # No query parameter of this API may hold NUL, and PostgreSQL text cannot: refuse it
+            # here once rather than in every filter. (Paths with NUL match no route, or fail the
+            # path parameter's own validation.)
             await _problem(send, scope, 422, "invalid-input", "Invalid input",
-                           "query parameters and paths must not contain NUL characters")
+                           "query parameters must not contain NUL characters")
             return
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
