@@ -1,0 +1,24 @@
+"""Tenant schema: Analytics: customer metrics, RFM, CLV models, settings (issue 5).
+
+Revision ID: t0005
+Revises: t0004
+Create Date: 2026-11-23
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+from sqlalchemy.dialects import postgresql  # noqa: F401
+
+revision = "t0005"
+down_revision = "t0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
