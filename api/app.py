@@ -17,15 +17,21 @@ from api.deps import Wiring
 from api.http.middleware import BodyGuardMiddleware, RequestContextMiddleware
 from api.openapi_doc import customise_openapi
 from api.routers import (
+    analytics,
     clients,
     customers,
     events,
     health,
     imports,
+    jobs,
+    loyalty,
+    loyalty_campaigns,
+    marketing,
     me,
     oauth,
     orders,
     products,
+    reports,
     tenants,
     timeline,
 )
@@ -139,12 +145,24 @@ def create_app(settings: Settings, *, database_url: str | None = None, clock: Cl
                       {"name": "events", "description": "Behaviour events from every touchpoint"},
                       {"name": "imports", "description": "Bulk CSV imports run as jobs"},
                       {"name": "health", "description": "Liveness and readiness"},
+                      {"name": "analytics", "description": "Customer metrics, RFM, lifetime value"},
+                      {"name": "jobs", "description": "Background jobs: status and progress"},
+                      {"name": "marketing", "description": "Marketing costs (CPO and ROMI read them)"},
+                      {"name": "loyalty",
+                       "description": "Point programs, ledger, tiers, rewards, entry campaigns"},
                   ])
     errors.install(app)
     for router in (oauth.router, tenants.router, clients.router, me.router, customers.router,
                    customers.attributes_router, timeline.router, products.router, orders.router,
                    events.router, imports.router, health.router):
         app.include_router(router)
+    app.include_router(analytics.router)
+    app.include_router(analytics.customer_metrics_router)
+    app.include_router(jobs.router)
+    app.include_router(marketing.router)
+    app.include_router(loyalty.router)
+    app.include_router(loyalty_campaigns.router)
+    app.include_router(reports.router)
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     # Added last, so outermost: refusals (413, 415, 500) also carry CORS headers browsers can read.

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.loyalty.errors import InsufficientPoints
 from domain.shared.errors import (
     Conflict,
     DomainError,
@@ -67,6 +68,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str, str]] = {
     NotFound: (404, "not-found", "Not found"),
     RouteNotFound: (404, "not-found", "Not found"),
     MethodNotAllowed: (405, "method-not-allowed", "Method not allowed"),
+    InsufficientPoints: (409, "insufficient-points", "Insufficient points"),
     Conflict: (409, "conflict", "Conflict"),
     PreconditionFailed: (412, "precondition-failed", "Precondition failed"),
     PayloadTooLarge: (413, "payload-too-large", "Payload too large"),

@@ -17,6 +17,7 @@ import procrastinate
 
 from domain.auth.model import TenantRef
 from domain.shared.clock import SystemClock
+from infra.analytics.tasks import register as register_analytics_tasks
 from infra.auth.keys import KeyStore
 from infra.caches import Caches, RevokedTokens, TenantRegistry
 from infra.db.engine import make_engine
@@ -26,6 +27,7 @@ from infra.db.urls import libpq_url
 from infra.event_routes import build_event_bus
 from infra.imports.queue import IMPORT_TASK, IMPORTS_QUEUE
 from infra.imports.runner import run_stored_import
+from infra.loyalty.tasks import register as register_loyalty_tasks
 from infra.settings import Settings
 
 MAINTENANCE_QUEUE = "maintenance"
@@ -57,6 +59,8 @@ def build_job_app(settings: Settings, url: str) -> tuple[procrastinate.App, dict
         return await purge_expired(engine(), datetime.now(UTC))
 
     bus = build_event_bus()
+    register_analytics_tasks(app, engine, caches, bus)
+    register_loyalty_tasks(app, engine, caches, bus)
 
     # An HTTP import (POST /v1/imports), queued with its import in one transaction. Idempotent: a
     # run continues from the progress the import recorded, and a finished import is left alone;

@@ -329,6 +329,7 @@ async def merge_customers(*, uow: UnitOfWork, clock: Clock, actor: str, target_i
                                                external_id=None, email=None, phone=None,
                                                line_user_id=None))
         moved = await uow.customers.move_activity(source_id, target_id)
+        moved.update(await uow.loyalty.move_memberships(source_id, target_id))
         report = MergeReport(target=merged_target, source_id=source_id, identities_moved=moved_identities,
                              consents=consent_report, attribute_conflicts=conflicts, moved=moved)
         await uow.customers.record_merge(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -195,3 +195,109 @@ def check_properties(event_type: str, properties: Mapping[str, Any],
     if _json_size(value, 0, "properties", problems) > MAX_PROPERTIES_BYTES:
         problems.append(FieldProblem("properties", f"must be at most {MAX_PROPERTIES_BYTES // 1024} KiB"
                                                    " as JSON"))
+
+
+# -- the quick yes ------------------------------------------------------------------------------
+# check_properties builds a field path and walks generic checks for every value; a batch runs it a
+# thousand times, nearly always finding nothing. `properties_ok` answers only "nothing to report?"
+# with checks compiled once per declared property. It never says yes where check_properties
+# would report a problem (tests/unit/events/test_parse_event.py holds it to that); on a no, the
+# caller asks check_properties what the problems are.
+
+Check = Callable[[Any], bool]
+
+
+def _quick_check(prop: Prop) -> Check:
+    kind, low, high = prop.kind, prop.minimum, prop.maximum
+    if kind is Kind.STRING:
+        longest, choices = prop.max_length, prop.choices
+        if choices is not None:
+            return lambda v: type(v) is str and v in choices and 0 < len(v) <= longest and not v.isspace()
+        # strip() is empty exactly when the string is empty or all isspace() characters
+        return lambda v: type(v) is str and 0 < len(v) <= longest and not v.isspace()
+    if kind is Kind.INTEGER or kind is Kind.NUMBER:
+        kinds = (int, float) if kind is Kind.NUMBER else (int,)
+
+        def number(v: Any) -> bool:
+            if type(v) not in kinds or (type(v) is float and not math.isfinite(v)):
+                return False
+            return (low is None or v >= low) and (high is None or v <= high)
+        return number
+    if kind is Kind.BOOLEAN:
+        return lambda v: type(v) is bool
+    if kind is Kind.OBJECT:
+        return lambda v: type(v) is dict
+    line = _quick_declared(_LINE)
+
+    def items(v: Any) -> bool:
+        return type(v) is list and len(v) <= 500 and all(type(i) is dict and line(i) for i in v)
+    return items
+
+
+def _quick_declared(declared: Mapping[str, Prop]) -> Check:
+    checks = tuple((name, prop.required, _quick_check(prop)) for name, prop in declared.items())
+
+    def ok(values: Any) -> bool:
+        for name, required, check in checks:
+            value = values.get(name)
+            if value is None:
+                if required:
+                    return False
+            elif not check(value):
+                return False
+        return True
+    return ok
+
+
+_QUICK = {name: _quick_declared(declared) for name, declared in CATALOGUE.items()}
+
+
+def _quick_size(value: Any, depth: int) -> int | None:
+    """_json_size without field paths; None where _json_size would report a problem."""
+    kind = type(value)
+    if kind is str:
+        return None if "\x00" in value else len(value) + 2
+    if kind is int or kind is bool or value is None:
+        return 8
+    if kind is float:
+        return 12 if math.isfinite(value) else None
+    if depth >= MAX_DEPTH:
+        return None
+    size: int | None
+    if kind is dict:
+        size = 2
+        for key, item in value.items():
+            if "\x00" in key:
+                return None
+            item_kind = type(item)
+            if item_kind is str:
+                if "\x00" in item:
+                    return None
+                size += len(key) + len(item) + 6
+            elif item_kind is int or item_kind is bool or item is None:
+                size += len(key) + 12
+            else:
+                inner = _quick_size(item, depth + 1)
+                if inner is None:
+                    return None
+                size += len(key) + 4 + inner
+        return size
+    if kind is list:
+        size = 2
+        for item in value:
+            inner = _quick_size(item, depth + 1)
+            if inner is None:
+                return None
+            size += inner + 1
+        return size
+    return None
+
+
+def properties_ok(event_type: str, properties: dict[str, Any]) -> bool:
+    """True only if check_properties(event_type, properties) would report nothing (a type already
+    known to be valid); False means "ask check_properties"."""
+    declared = _QUICK.get(event_type)
+    if declared is not None and not declared(properties):
+        return False
+    size = _quick_size(properties, 0)
+    return size is not None and size <= MAX_PROPERTIES_BYTES

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from domain.customers.model import Customer, CustomerStatus
 from domain.events.keyset import KeysetPage
-from domain.events.model import Event
+from domain.events.model import Event, NewEvent
 from domain.events.timeline import TimelineEntry, TimelineFilter
 
 
@@ -52,7 +52,7 @@ class EventRepository(Protocol):
         first is not created. Returns the owner of every identity, created here or not."""
         ...
 
-    async def add(self, events: Sequence[Event]) -> set[UUID]:
+    async def add(self, events: Sequence[NewEvent]) -> set[UUID]:
         """Store events in bulk (COPY). Returns the ids stored; an event whose `event_id` is
         already stored is skipped without error."""
         ...

@@ -15,7 +15,7 @@ from domain.customers.model import Customer, CustomerRef, CustomerStatus
 from domain.customers.services import MAX_MERGE_HOPS, get_customer
 from domain.events.events import EventIngested
 from domain.events.keyset import KeysetPage, KeysetResult, keyset_page_from
-from domain.events.model import Event, EventDraft, parse_event
+from domain.events.model import Event, NewEvent, parse_events
 from domain.events.ports import EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter
 from domain.shared.batch import MAX_BATCH, ItemError
@@ -28,14 +28,19 @@ from domain.shared.ports import UnitOfWork
 @dataclass
 class IngestReport:
     """What became of a batch. Every item is either rejected (in `errors`) or accepted; an
-    accepted item is either stored now (`stored`) or a duplicate of an event stored earlier, in
+    accepted item is either stored now (`written`) or a duplicate of an event stored earlier, in
     this batch or before (`duplicates`, by index), which is not stored again."""
 
     received: int
-    stored: list[Event] = field(default_factory=list)
+    written: list[NewEvent] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
     customers_created: int = 0
+
+    @property
+    def stored(self) -> list[Event]:
+        """The events stored now (built on demand: a batch's response needs only counts)."""
+        return [new.as_event() for new in self.written]
 
     @property
     def accepted(self) -> int:
@@ -79,9 +84,15 @@ async def resolve_customers(*, uow: UnitOfWork, clock: Clock,
     A batch costs one query for its ids, one for its identities and, when some are new, one bulk
     insert; an identity created concurrently by another transaction is used, not duplicated."""
     wanted = set(refs)
-    by_id = await _follow_ids(uow, {r.id for r in wanted if r.id is not None})
-    pairs = sorted({(r.identity_type, r.identity_value) for r in wanted if r.id is None
-                    and r.identity_type is not None and r.identity_value is not None})
+    ids: set[UUID] = set()
+    named: dict[tuple[str, str], CustomerRef] = {}  # (identity type, value) -> its reference
+    for r in wanted:
+        if r.id is not None:
+            ids.add(r.id)
+        elif r.identity_type is not None and r.identity_value is not None:
+            named[(r.identity_type, r.identity_value)] = r
+    by_id = await _follow_ids(uow, ids) if ids else {}
+    pairs = sorted(named)
     owners = await uow.events.identity_owners(pairs) if pairs else {}
     missing = [pair for pair in pairs if pair not in owners]
     created = 0
@@ -97,12 +108,8 @@ async def resolve_customers(*, uow: UnitOfWork, clock: Clock,
             if claimed.get(pair) == customer.id:
                 created += 1
                 uow.publish(CustomerCreated(customer_id=customer.id))
-    resolved: dict[CustomerRef, UUID | None] = {}
-    for ref in wanted:
-        if ref.id is not None:
-            resolved[ref] = by_id.get(ref.id)
-        else:
-            resolved[ref] = owners.get((str(ref.identity_type), str(ref.identity_value)))
+    resolved: dict[CustomerRef, UUID | None] = {ref: owners.get(pair) for pair, ref in named.items()}
+    resolved.update((r, by_id.get(r.id)) for r in wanted if r.id is not None)
     return resolved, created
 
 
@@ -127,12 +134,8 @@ async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any]) -> Ingest
     """The body of ingest_events, run inside the caller's open unit of work (no commit)."""
     now = clock.now()
     report = IngestReport(received=len(items))
-    drafts: list[tuple[int, EventDraft]] = []
-    for index, item in enumerate(items):
-        try:
-            drafts.append((index, parse_event(item, now=now)))
-        except InvalidInput as exc:
-            report.errors.append(ItemError(index, exc))
+    drafts, invalid = parse_events(items, now=now)
+    report.errors.extend(ItemError(index, exc) for index, exc in invalid)
 
     event_ids = {d.event_id for _, d in drafts if d.event_id is not None}
     if event_ids:  # re-sent after an earlier request: known before any customer is created for it
@@ -143,7 +146,7 @@ async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any]) -> Ingest
 
     customers, report.customers_created = await resolve_customers(
         uow=uow, clock=clock, refs=[d.customer for _, d in drafts])
-    events: list[tuple[int, Event]] = []
+    events: list[tuple[int, NewEvent]] = []
     seen: set[str] = set()
     for (index, draft), event_id in zip(drafts, _new_ids(len(drafts)), strict=True):
         customer_id = customers.get(draft.customer)
@@ -155,22 +158,25 @@ async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any]) -> Ingest
                 report.duplicates.append(index)
                 continue
             seen.add(draft.event_id)
-        events.append((index, draft.stored_as(id=event_id, customer_id=customer_id, received_at=now)))
+        events.append((index, NewEvent(event_id, customer_id, draft, now)))
 
     if events:
         stored_ids = await uow.events.add([e for _, e in events])
-        for index, event in events:
-            if event.id in stored_ids:
-                report.stored.append(event)
-            else:  # a concurrent request stored the same event_id first
-                report.duplicates.append(index)
+        if len(stored_ids) == len(events):  # the usual case: every row written
+            report.written = [e for _, e in events]
+        else:
+            for index, new in events:
+                if new.id in stored_ids:
+                    report.written.append(new)
+                else:  # a concurrent request stored the same event_id first
+                    report.duplicates.append(index)
     report.errors.sort(key=lambda e: e.index)
     report.duplicates.sort()
-    if report.stored:
+    if report.written:
         uow.publish(EventIngested(
-            count=len(report.stored), received_at=now,
-            types=tuple(sorted({e.type for e in report.stored})),
-            customer_ids=tuple(sorted({e.customer_id for e in report.stored}))))
+            count=len(report.written), received_at=now,
+            types=tuple(sorted({e.draft.type for e in report.written})),
+            customer_ids=tuple(sorted({e.customer_id for e in report.written}))))
     return report
 
 

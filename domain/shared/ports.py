@@ -8,10 +8,20 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from domain.analytics.ports import (
+        AnalyticsJobRepository,
+        AnalyticsSettingsRepository,
+        ClvModelRepository,
+        CustomerMetricsRepository,
+    )
+    from domain.analytics.reports import ReportQueries
     from domain.auth.ports import ClientRepository, RevocationRepository
     from domain.customers.ports import AttributeDefinitionRepository, CustomerRepository
     from domain.events.ports import EventRepository
     from domain.imports.ports import ImportRepository
+    from domain.loyalty.ports import LoyaltyRepository
+    from domain.loyalty.campaign_ports import EntryCampaignRepository
+    from domain.marketing.ports import MarketingCostRepository
     from domain.orders.ports import OrderRepository
     from domain.products.ports import ProductRepository
     from domain.shared.events import DomainEvent
@@ -54,6 +64,14 @@ class UnitOfWork(Protocol):
     orders: OrderRepository
     events: EventRepository
     imports: ImportRepository
+    loyalty: LoyaltyRepository
+    analytics_settings: AnalyticsSettingsRepository
+    customer_metrics: CustomerMetricsRepository
+    clv_models: ClvModelRepository
+    analytics_jobs: AnalyticsJobRepository
+    entry_campaigns: EntryCampaignRepository
+    marketing_costs: MarketingCostRepository
+    reports: ReportQueries
 
     def publish(self, event: DomainEvent) -> None:
         """Deliver `event` after (and only if) the outermost block commits."""

@@ -10,12 +10,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.auth.model import TenantRef
 from domain.shared.events import DomainEvent
+from infra.analytics.reports import SqlReportQueries
 from infra.caches import Caches
+from infra.db.repositories.analytics import (
+    SqlAnalyticsJobRepository,
+    SqlAnalyticsSettingsRepository,
+    SqlClvModelRepository,
+    SqlCustomerMetricsRepository,
+)
 from infra.db.repositories.auth import SqlClientRepository, SqlRevocationRepository
 from infra.db.repositories.customers import SqlAttributeDefinitionRepository, SqlCustomerRepository
 from infra.db.repositories.events import SqlEventRepository
 from infra.db.repositories.idempotency import SqlIdempotencyStore
 from infra.db.repositories.imports import SqlImportRepository
+from infra.db.repositories.loyalty import SqlLoyaltyRepository
+from infra.db.repositories.loyalty_campaigns import SqlEntryCampaignRepository
+from infra.db.repositories.marketing import SqlMarketingCostRepository
 from infra.db.repositories.orders import SqlOrderRepository
 from infra.db.repositories.products import SqlProductRepository
 from infra.db.repositories.tenants import SqlSchemaProvisioner, SqlTenantRepository
@@ -88,6 +98,14 @@ class SqlUnitOfWork:
         self.orders = SqlOrderRepository(conn)
         self.events = SqlEventRepository(conn)
         self.imports = SqlImportRepository(conn)
+        self.loyalty = SqlLoyaltyRepository(conn)
+        self.entry_campaigns = SqlEntryCampaignRepository(conn)
+        self.analytics_settings = SqlAnalyticsSettingsRepository(conn)
+        self.customer_metrics = SqlCustomerMetricsRepository(conn, self._schema or "control")
+        self.clv_models = SqlClvModelRepository(conn)
+        self.analytics_jobs = SqlAnalyticsJobRepository(conn)
+        self.marketing_costs = SqlMarketingCostRepository(conn)
+        self.reports = SqlReportQueries(conn)
 
     def publish(self, event: DomainEvent) -> None:
         self._events.append(event)

@@ -7,6 +7,7 @@ import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import text
 
@@ -322,15 +323,18 @@ async def test_concurrent_batches_naming_the_same_new_people_create_each_once(ap
 async def test_a_duplicate_that_slips_past_the_check_is_skipped_not_an_error(engine, tenant_a):
     """Two requests carrying the same new event_id at the same moment: both pass the check against
     stored events, the second COPY hits the unique index, and its rows take the staging path."""
-    from dataclasses import replace
-
-    from domain.events.model import Event
+    from domain.customers.model import CustomerRef
+    from domain.events.model import NO_TOUCHPOINT, EventDraft, NewEvent
     from domain.shared.ids import new_id
     from infra.db.repositories.events import SqlEventRepository
 
     now = datetime.now(UTC)
-    first = Event(id=new_id(), type="custom:race", customer_id=new_id(), occurred_at=now, received_at=now,
-                  properties={"n": 1}, event_id="race-" + _id())
+    draft = EventDraft("custom:race", CustomerRef(id=new_id()), now, {"n": 1}, NO_TOUCHPOINT, "race-" + _id())
+    first = NewEvent(new_id(), new_id(), draft, now)
+
+    def replace(new: NewEvent, id: UUID, **fields: Any) -> NewEvent:
+        return new._replace(id=id, draft=new.draft._replace(**fields))
+
     async with engine.connect() as conn:
         conn = await conn.execution_options(schema_translate_map={None: f"t_{tenant_a.slug}"})
         await conn.begin()
@@ -341,5 +345,5 @@ async def test_a_duplicate_that_slips_past_the_check_is_skipped_not_an_error(eng
         third = replace(first, id=new_id(), event_id="race-" + _id())
         assert await repo.add([replace(first, id=new_id()), third]) == {third.id}  # twice in one transaction
         await conn.commit()
-    rows = await _rows(engine, tenant_a, "event_id = :e OR id = :f", e=first.event_id, f=fresh.id)
+    rows = await _rows(engine, tenant_a, "event_id = :e OR id = :f", e=first.draft.event_id, f=fresh.id)
     assert sorted(str(r.id) for r in rows) == sorted([str(first.id), str(fresh.id)])

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.customers.model import Customer, CustomerStatus
 from domain.events.keyset import KeysetPage
-from domain.events.model import Event, Stage, Touchpoint
+from domain.events.model import Event, NewEvent, Stage, Touchpoint
 from domain.events.ports import CustomerState, EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter
 from infra.db.migrate import quote_schema
@@ -151,14 +151,22 @@ class SqlEventRepository:
             owners.update(await self.identity_owners(lost))
         return owners
 
-    async def add(self, batch: Sequence[Event]) -> set[UUID]:
+    async def add(self, batch: Sequence[NewEvent]) -> set[UUID]:
         if not batch:
             return set()
         driver = await self._driver()
-        records = [(x.id, x.event_id, x.type, x.customer_id, x.occurred_at, x.received_at,
-                    _dumps(x.properties), x.touchpoint.channel,
-                    x.touchpoint.stage.value if x.touchpoint.stage else None, x.touchpoint.campaign_id)
-                   for x in batch]
+        # Rows straight from the drafts: a batch repeats a few touchpoints, so their three
+        # columns are worked out once per distinct touchpoint, not once per row.
+        touchpoints: dict[Touchpoint, tuple[str | None, str | None, str | None]] = {}
+        records = []
+        for new in batch:
+            d = new.draft
+            tp = touchpoints.get(d.touchpoint)
+            if tp is None:
+                t = d.touchpoint
+                tp = touchpoints[t] = (t.channel, t.stage.value if t.stage else None, t.campaign_id)
+            records.append((new.id, d.event_id, d.type, new.customer_id, d.occurred_at, new.received_at,
+                            _dumps(d.properties), *tp))
         if DIRECT_COPY:
             # The use case has already set aside event ids stored before (existing_event_ids), so
             # COPY straight into `events` almost always succeeds: it writes each row once, where

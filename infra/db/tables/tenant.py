@@ -288,6 +288,7 @@ erasures = ErasureRow.__table__
 
 # Later areas declare their tables in their own modules; importing them here registers them on
 # the tenant metadata wherever the tenant tables are loaded (Alembic's env, the repositories).
-import infra.db.tables.analytics  # noqa: E402, F401
-import infra.db.tables.loyalty  # noqa: E402, F401
+import infra.db.tables.analytics  # noqa: E402
+import infra.db.tables.loyalty  # noqa: E402
+import infra.db.tables.loyalty_campaigns  # noqa: E402
 import infra.db.tables.marketing  # noqa: E402, F401

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain.customers.model import Customer, CustomerStatus
 from domain.events.keyset import KeysetPage
-from domain.events.model import Event
+from domain.events.model import Event, NewEvent
 from domain.events.ports import CustomerState, EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter, TimelineKind
 from domain.shared.events import DomainEvent
@@ -53,11 +53,11 @@ class FakeEventRepository:
             owners[pair] = self.identities[pair]
         return owners
 
-    async def add(self, batch: Sequence[Event]) -> set[UUID]:
+    async def add(self, batch: Sequence[NewEvent]) -> set[UUID]:
         self.calls.append("add")
         stored = set()
         taken = {e.event_id for e in self.events.values() if e.event_id}
-        for event in batch:
+        for event in (new.as_event() for new in batch):
             if event.event_id is not None and event.event_id in taken:
                 continue
             self.events[event.id] = event

@@ -1,0 +1,1 @@
+"""Analytics adapters: the set-based SQL of the metrics and the jobs that run it."""
