@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli_import import import_app
+from api.cli_loyalty import loyalty_app
 from domain.auth.model import TENANT_SCOPES, new_client
 from domain.shared.clock import SystemClock
 from domain.shared.errors import DomainError
@@ -35,6 +36,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
+app.add_typer(loyalty_app, name="loyalty")
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True, highlight=False)
 

@@ -12,7 +12,18 @@ import os
 import sys
 import warnings
 
-from bench import csv_import, customer_read, events_ingest, http, migrate, provisioning
+from bench import (
+    analytics_fit,
+    analytics_incremental,
+    analytics_recompute,
+    csv_import,
+    customer_read,
+    events_ingest,
+    http,
+    loyalty,
+    migrate,
+    provisioning,
+)
 from bench.common import Figure, machine, postgres_server, save
 from bench.load import tool
 
@@ -24,6 +35,11 @@ BENCHMARKS = {
     "events": events_ingest.run,
     "customer_read": customer_read.run,
     "csv_import": csv_import.run,
+    "loyalty_earn": loyalty.run_earn,
+    "loyalty_expiry": loyalty.run_expiry,
+    "analytics_recompute": analytics_recompute.run,
+    "analytics_incremental": analytics_incremental.run,
+    "analytics_fit": analytics_fit.run,
 }
 
 

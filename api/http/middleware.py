@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -17,6 +18,7 @@ LATENCY = Histogram("kizuna_http_request_duration_seconds", "HTTP request latenc
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = structlog.get_logger("kizuna.access")
+_access_level = logging.getLogger("kizuna.access")  # the level the access log is filtered at
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -60,10 +62,14 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             REQUESTS.labels(method, template, str(status_holder["status"])).inc()
             LATENCY.labels(method, template).observe(elapsed)
-            state: dict[str, Any] = scope.get("state", {})
-            access_log.info("request", method=method, path=scope.get("path"), route=template,
-                            status=status_holder["status"], duration_ms=round(elapsed * 1000, 2),
-                            tenant=state.get("tenant_slug"), client_id=state.get("client_id"))
+            if _access_level.isEnabledFor(logging.INFO):
+                # structlog runs its processors (context, time stamp) before the standard
+                # library drops a line below the level: asked first, a server at `warning`
+                # saves that work on every request (a few % of a small request's CPU).
+                state: dict[str, Any] = scope.get("state", {})
+                access_log.info("request", method=method, path=scope.get("path"), route=template,
+                                status=status_holder["status"], duration_ms=round(elapsed * 1000, 2),
+                                tenant=state.get("tenant_slug"), client_id=state.get("client_id"))
             structlog.contextvars.unbind_contextvars("request_id")
 
 

@@ -53,7 +53,7 @@ def _tz(caller: Caller) -> str:
 
 
 @router.post("", status_code=201, operation_id="loyalty_campaigns_create", response_model=CampaignRead,
-             summary="Create an entry campaign (open or must_buy)", responses=problem_responses(404))
+             summary="Create an entry campaign (open or must_buy)", responses=problem_responses(409))
 async def create(request: Request, body: CampaignCreate, caller: Writer,
                  idempotency_key: IdempotencyKey = None) -> Response:
     async def action() -> CampaignRead:

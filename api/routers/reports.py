@@ -29,7 +29,7 @@ def _scope(caller: Caller) -> Scope:
     return Scope(timezone=caller.tenant.timezone, now=caller.clock.now())
 
 
-@router.get("/f2", operation_id="analytics_f2", response_model=F2Read,
+@router.get("/f2", operation_id="analytics_second_purchase_rate", response_model=F2Read,
             summary="F2 rate of the period's first-time buyers, days to second purchase, repeat rate",
             responses=problem_responses())
 async def f2(caller: Reader, from_: From = None, to: To = None) -> F2Read:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from domain.analytics.bgnbd import BgNbdParams
 from domain.analytics.gamma_gamma import GammaGammaParams
+from domain.analytics.settings import AnalyticsSettings
 from domain.analytics.summary import TimeUnit
 
 
@@ -141,3 +142,13 @@ class RfmDistribution:
     unscored: int  # customers with purchases but no score yet (bought since the last recompute)
     as_of: date | None
     computed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RefreshInputs:
+    """Everything one customer's refresh reads, fetched together (one round trip on a hot path)."""
+
+    purchases: PurchaseAggregate | None
+    settings: AnalyticsSettings
+    edges: RfmEdges | None
+    model: ClvModel | None

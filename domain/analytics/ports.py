@@ -13,6 +13,7 @@ from domain.analytics.model import (
     CustomerMetrics,
     JobKind,
     PurchaseAggregate,
+    RefreshInputs,
     RfmDistribution,
     RfmEdges,
 )
@@ -42,6 +43,11 @@ class CustomerMetricsRepository(Protocol):
 
     async def aggregate(self, customer_id: UUID, *, now: datetime, timezone: str) -> PurchaseAggregate | None:
         """The customer's counted orders up to `now`, or None when none counts."""
+        ...
+
+    async def refresh_inputs(self, customer_id: UUID, *, now: datetime, timezone: str) -> RefreshInputs:
+        """The customer's aggregate (as `aggregate`), the settings, the RFM edges and the latest
+        model, read together."""
         ...
 
     async def save(self, metrics: CustomerMetrics) -> None: ...

@@ -89,15 +89,13 @@ async def refresh_customer_metrics(*, uow: UnitOfWork, clock: Clock, timezone: s
     their own orders (an index range), scored against the last recompute's RFM edges."""
     now = clock.now()
     async with uow:
-        purchases = await uow.customer_metrics.aggregate(customer_id, now=now, timezone=timezone)
-        if purchases is None:
+        inputs = await uow.customer_metrics.refresh_inputs(customer_id, now=now, timezone=timezone)
+        if inputs.purchases is None:
             await uow.customer_metrics.delete(customer_id)
             await uow.commit()
             return None
-        metrics = customer_metrics(purchases, as_of=local_day(now, timezone), now=now,
-                                   settings=await uow.analytics_settings.get(),
-                                   edges=await uow.customer_metrics.edges(),
-                                   model=await uow.clv_models.latest())
+        metrics = customer_metrics(inputs.purchases, as_of=local_day(now, timezone), now=now,
+                                   settings=inputs.settings, edges=inputs.edges, model=inputs.model)
         await uow.customer_metrics.save(metrics)
         await uow.commit()
     return metrics

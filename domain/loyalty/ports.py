@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
 
 from domain.loyalty.model import EntryKind, LedgerEntry, Lot, Member, Program, TierBasis, TierChange
 from domain.loyalty.rewards import Redemption, Reward
-from domain.loyalty.rules import EarningRule, EventFacts
+from domain.loyalty.rules import EarningRule, EventFacts, OrderFacts
 from domain.shared.pagination import PageRequest
 
 
@@ -79,6 +79,10 @@ class LoyaltyRepository(Protocol):
     async def list_members(self, program_id: UUID, customer_id: UUID | None,
                            page: PageRequest) -> Sequence[Member]: ...
     async def save_member(self, member: Member) -> None: ...
+    async def birthday_members(self, program_id: UUID, today: date) -> Sequence[Member]:
+        """Active members whose customer's birthday is `today` (29 Feb birthdays on 28 Feb in
+        years without one)."""
+        ...
     async def members_holding_tier(self, program_id: UUID, after: UUID | None,
                                    limit: int) -> Sequence[Member]: ...
 
@@ -119,8 +123,18 @@ class LoyaltyRepository(Protocol):
         ...
 
     # what the rules look at
+    async def order_facts(self, order_id: UUID) -> tuple[OrderFacts, UUID, str] | None:
+        """The order as the rules see it (lines with catalogue categories, first purchase or
+        not), its customer and status; None when there is no such order."""
+        ...
+    async def earning_programs(self, customer_id: UUID) -> Sequence[tuple[Program, Sequence[EarningRule],
+                                                                          Member | None]]:
+        """Every active program, its rules, and the customer's active membership if any."""
+        ...
+    async def lock_member_unless_done(self, member_id: UUID, key: str) -> tuple[Member | None, bool]:
+        """The member, locked, and whether it already holds an entry with idempotency key `key`."""
+        ...
     async def line_categories(self, skus: Sequence[str]) -> dict[str, tuple[str, ...]]: ...
-    async def is_first_order(self, customer_id: UUID, order_id: UUID) -> bool: ...
     async def received_events(self, received_at: datetime, customer_ids: Sequence[UUID],
                               types: Sequence[str]) -> Sequence[EventFacts]:
         """The events one ingest request stored (they share `received_at`) of these types."""

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from domain.customers.model import CustomerRef
 from domain.customers.services import resolve_customer
+from domain.loyalty.calendar import local_date
 from domain.loyalty.errors import ProgramNotActive
 from domain.loyalty.events import PointsEarned, TierChanged
 from domain.loyalty.model import (
@@ -32,6 +33,7 @@ from domain.loyalty.model import (
     ProgramStatus,
     ProgramTerms,
     Tier,
+    TierBasis,
     TierChange,
     Wallet,
     balances,
@@ -311,9 +313,14 @@ async def _credit(uow: UnitOfWork, program: Program, member: Member, credits: Se
 
 async def _maybe_upgrade(uow: UnitOfWork, program: Program, member: Member, now: datetime,
                          timezone: str) -> Member:
-    if not program.terms.tiers:
+    tiers = program.terms.tiers
+    position = rank(program.terms, member.tier)
+    if not tiers or position == len(tiers) - 1:
+        return member  # no tiers, or already at the top: nothing to qualify for
+    basis = tiers[0].basis
+    if basis is TierBasis.POINTS_EARNED and member.lifetime_points < tiers[position + 1].threshold:
+        # Points earned in any window are at most the lifetime net earnings: no query needed.
         return member
-    basis = program.terms.tiers[0].basis
     value = await uow.loyalty.qualifying_value(member, basis, window_start(program.terms, now, timezone))
     target = upgrade(program.terms, member.tier, value)
     if target is None:
@@ -401,22 +408,6 @@ def _remaining(wallet: Wallet, debits: Sequence[LotDebit]) -> dict[UUID, int]:
 
 # -- orders -----------------------------------------------------------------------------------
 
-async def order_facts(uow: UnitOfWork, order_id: UUID) -> tuple[OrderFacts, UUID, str] | None:
-    """The order as the rules see it, its customer and status (None: no such order)."""
-    order = await uow.orders.get(order_id)
-    if order is None:
-        return None
-    categories = await uow.loyalty.line_categories([line.sku for line in order.lines])
-    from domain.loyalty.rules import LineFacts
-    facts = OrderFacts(
-        ordered_at=order.ordered_at, channel=order.channel.value, total=order.total,
-        shipping_total=order.shipping_total,
-        lines=tuple(LineFacts(sku=line.sku, quantity=line.quantity, amount=line.quantity * line.unit_price,
-                              category_path=categories.get(line.sku, ())) for line in order.lines),
-        first_purchase=await uow.loyalty.is_first_order(order.customer_id, order.id))
-    return facts, order.customer_id, order.status.value
-
-
 async def _usage(uow: UnitOfWork, member: Member, rules: Sequence[EarningRule], at: datetime,
                  timezone: str) -> dict[UUID, int]:
     capped = {r.id: r.terms.cap_period.start(at, timezone) for r in rules if r.terms.cap_period is not None}
@@ -442,31 +433,28 @@ def _credits_for(awards: Sequence[Award], key_prefix: str, *, source_type: str, 
 async def earn_for_order(*, uow: UnitOfWork, clock: Clock, order_id: UUID,
                          timezone: str) -> list[LedgerEntry]:
     """Points for an order, in every active program the customer is a member of (auto-enrolling
-    programs enrol the buyer first). Safe to run twice: the second run finds the order's entries."""
+    programs enrol the buyer first). Safe to run twice: the second run finds the order's entries.
+    This runs for every order placed, so it reads what it needs in few statements (the order
+    with its lines' categories; programs with their rules and the membership; the member lock
+    with the replay check)."""
     now = clock.now()
     written: list[LedgerEntry] = []
+    key = f"order:{order_id}"
     async with uow:
-        found = await order_facts(uow, order_id)
+        found = await uow.loyalty.order_facts(order_id)
         if found is None:
             return []
         facts, customer_id, status = found
         if status not in EARNING_STATUSES:
             return []
-        programs = {p.id: p for p in await uow.loyalty.active_programs()}
-        members = {m.program_id: m for m in await uow.loyalty.memberships(customer_id)}
-        for candidate in programs.values():
-            if candidate.id not in members and candidate.terms.auto_enroll:
-                members[candidate.id], _ = await _enroll(uow, candidate, customer_id, now)
-        for program_id, enrolled in sorted(members.items()):
-            found_program = programs.get(program_id)
-            if found_program is None or enrolled.status is not MemberStatus.ACTIVE:
+        for program, rules, enrolled in await uow.loyalty.earning_programs(customer_id):
+            if enrolled is None:
+                if not program.terms.auto_enroll:
+                    continue
+                enrolled, _ = await _enroll(uow, program, customer_id, now)
+            member, done = await uow.loyalty.lock_member_unless_done(enrolled.id, f"{key}:base")
+            if member is None or done or member.status is not MemberStatus.ACTIVE:
                 continue
-            program = found_program
-            member = await _locked_member(uow, enrolled.id)
-            key = f"order:{order_id}"
-            if await uow.loyalty.entry_by_key(member.id, f"{key}:base") is not None:
-                continue
-            rules = await uow.loyalty.rules_of(program.id)
             awards = evaluate_order(program.terms, rules, facts, tier=program.terms.tier_named(member.tier),
                                     used=await _usage(uow, member, rules, facts.ordered_at, timezone))
             credits = _credits_for(awards, key, source_type="order", source_id=str(order_id),
@@ -660,6 +648,40 @@ async def evaluate_downgrades(*, uow: UnitOfWork, clock: Clock, timezone: str, b
                 break
             after = members[-1].id
     return moved
+
+
+async def award_birthdays(*, uow: UnitOfWork, clock: Clock, timezone: str) -> int:
+    """Birthday points (rules with trigger `birthday`, and the member's tier `birthday_bonus`) for
+    members whose birthday is today, tenant-local; 29 February birthdays count on 28 February in
+    other years. Idempotent per member, year and source: the daily job may run twice."""
+    now = clock.now()
+    today = local_date(now, timezone)
+    awarded = 0
+    async with uow:
+        programs = await uow.loyalty.active_programs()
+    for program in programs:
+        async with uow:
+            rules = [r for r in await uow.loyalty.rules_of(program.id) if r.terms.trigger is Trigger.BIRTHDAY]
+            if not rules and not any(t.birthday_bonus for t in program.terms.tiers):
+                continue
+            for listed in await uow.loyalty.birthday_members(program.id, today):
+                member = await _locked_member(uow, listed.id)
+                tier = program.terms.tier_named(member.tier)
+                awards = evaluate_fixed(rules, trigger=Trigger.BIRTHDAY, at=now, tier=tier,
+                                        used=await _usage(uow, member, rules, now, timezone))
+                credits = _credits_for(awards, f"birthday:{today.year}", source_type="birthday",
+                                       source_id=str(today.year))
+                if tier is not None and tier.birthday_bonus:
+                    credits.append(Credit(kind=EntryKind.EARN, points=tier.birthday_bonus,
+                                          reason=f"tier {tier.name} birthday bonus",
+                                          key=f"birthday:{today.year}:tier", source_type="birthday",
+                                          source_id=str(today.year)))
+                fresh = [c for c in credits if await uow.loyalty.entry_by_key(member.id, c.key) is None]
+                _, entries = await _credit(uow, program, member, fresh, earned_at=now, now=now,
+                                           timezone=timezone)
+                awarded += len(entries)
+            await uow.commit()
+    return awarded
 
 
 async def check_ledger(*, uow: UnitOfWork) -> Sequence[LedgerMismatch]:

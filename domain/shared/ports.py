@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from domain.customers.ports import AttributeDefinitionRepository, CustomerRepository
     from domain.events.ports import EventRepository
     from domain.imports.ports import ImportRepository
-    from domain.loyalty.ports import LoyaltyRepository
     from domain.loyalty.campaign_ports import EntryCampaignRepository
+    from domain.loyalty.ports import LoyaltyRepository
     from domain.marketing.ports import MarketingCostRepository
     from domain.orders.ports import OrderRepository
     from domain.products.ports import ProductRepository

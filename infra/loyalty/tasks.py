@@ -2,7 +2,8 @@
 
 Routed from domain events (infra/event_routes.py): points for an order placed, their reversal on
 a refund, fixed points for behaviour events. Scheduled, per active tenant: expiry (hourly),
-reservation timeouts (every minute), tier downgrade evaluation (daily at 04:00 tenant-local).
+reservation timeouts (every minute), tier downgrade evaluation (daily at 04:00 tenant-local),
+birthday points (daily at 09:00 tenant-local).
 Pending points need no job: a lot's `available_at` decides, so they become spendable on time
 even when no worker runs. Every task is idempotent (ledger idempotency keys; expired lots hold
 nothing; released reservations are not reserved any more), so a retry or a second run is harmless.
@@ -34,6 +35,7 @@ ORDER_PLACED_TASK = "kizuna.loyalty.order_placed"
 ORDER_REFUNDED_TASK = "kizuna.loyalty.order_refunded"
 EVENTS_TASK = "kizuna.loyalty.events_ingested"
 DOWNGRADE_LOCAL_HOUR = 4
+BIRTHDAY_LOCAL_HOUR = 9  # birthday points arrive in the morning, tenant-local
 log = logging.getLogger(__name__)
 
 Work = Callable[[SqlUnitOfWork, TenantRef], Awaitable[int]]
@@ -108,6 +110,18 @@ def register(app: procrastinate.App, engine: Callable[[], AsyncEngine], caches: 
             return await services.evaluate_downgrades(uow=u, clock=SystemClock(), timezone=t.timezone)
 
         return await for_each_tenant(engine(), evaluate, uow)
+
+    @app.periodic(cron="3 * * * *", periodic_id="loyalty_birthdays")
+    @app.task(name="kizuna.loyalty.birthdays", queue=LOYALTY_QUEUE, queueing_lock="loyalty_birthdays")
+    async def birthday_task(timestamp: int) -> dict[str, int]:
+        at = datetime.fromtimestamp(timestamp, UTC)
+
+        async def award(u: SqlUnitOfWork, t: TenantRef) -> int:
+            if at.astimezone(ZoneInfo(t.timezone)).hour != BIRTHDAY_LOCAL_HOUR:
+                return 0
+            return await services.award_birthdays(uow=u, clock=SystemClock(), timezone=t.timezone)
+
+        return await for_each_tenant(engine(), award, uow)
 
 
 async def for_each_tenant(engine: AsyncEngine, work: Work,

@@ -70,7 +70,14 @@ async def _metrics(api, tenant, customer_id: str) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
-async def _run_worker(settings, database_url: str) -> None:
+async def _run_worker(settings, database_url: str, engine, tenant, *, refreshes: bool = True) -> None:
+    """Run the analytics queue's jobs of `tenant` (other tenants' queued jobs, from other tests'
+    orders, are dropped first: nothing else runs this queue in the suite)."""
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "DELETE FROM control.procrastinate_jobs WHERE queue_name = :q AND status = 'todo'"
+            " AND (args->>'tenant_id' <> :tenant OR (NOT :refreshes AND task_name = :refresh))"),
+            {"q": ANALYTICS_QUEUE, "tenant": tenant.id, "refreshes": refreshes, "refresh": REFRESH_TASK})
     async with job_app(settings, database_url) as jobs:
         await jobs.run_worker_async(queues=[ANALYTICS_QUEUE], wait=False, install_signal_handlers=False)
 
@@ -204,7 +211,7 @@ async def test_a_merged_customer_id_reads_the_surviving_customers_metrics(api, a
 # -- recompute job, jobs, incremental ---------------------------------------------------------------
 
 async def test_recompute_job_runs_on_the_worker_and_jobs_are_tenant_scoped(api, tenant_a, tenant_b, settings,
-                                                                         database_url):
+                                                                         database_url, engine):
     day = _today() - timedelta(days=5)
     placed = [await _place(api, tenant_a, {"external_id": f"c{i}"}, _jst(day), price=1000 * (i + 1))
               for i in range(5)]
@@ -215,7 +222,7 @@ async def test_recompute_job_runs_on_the_worker_and_jobs_are_tenant_scoped(api, 
     # while it is queued, asking again returns the same job
     assert (await api.post("/v1/analytics/recompute", headers=tenant_a.auth)).json()["id"] == job["id"]
     assert (await api.get(f"/v1/jobs/{job['id']}", headers=tenant_b.auth)).status_code == 404
-    await _run_worker(settings, database_url)
+    await _run_worker(settings, database_url, engine, tenant_a)
     done = (await api.get(f"/v1/jobs/{job['id']}", headers=tenant_a.auth)).json()
     assert done["status"] == "succeeded" and done["progress"] == 1.0 and done["result"]["customers"] == 5
     scores = [(await _metrics(api, tenant_a, p["customer_id"]))["rfm"]["m"] for p in placed]
@@ -229,7 +236,7 @@ async def test_an_order_queues_a_refresh_that_updates_only_that_customer(api, ap
     one = await _place(api, tenant_a, {"external_id": "inc-1"}, _jst(day), price=1000)
     two = await _place(api, tenant_a, {"external_id": "inc-2"}, _jst(day), price=5000)
     await _recompute(app, tenant_a)
-    await _run_worker(settings, database_url)  # drain the refreshes of the orders above
+    await _run_worker(settings, database_url, engine, tenant_a)  # drain the refreshes of the orders above
     assert (await _metrics(api, tenant_a, one["customer_id"]))["orders"] == 1
 
     await _place(api, tenant_a, {"id": one["customer_id"]}, _jst(_today() - timedelta(days=2)), price=2000)
@@ -239,7 +246,7 @@ async def test_an_order_queues_a_refresh_that_updates_only_that_customer(api, ap
             " AND args->>'tenant_id' = :tenant"), {"t": REFRESH_TASK, "tenant": tenant_a.id})).scalar()
     assert queued == 1
     other_before = await _metrics(api, tenant_a, two["customer_id"])
-    await _run_worker(settings, database_url)
+    await _run_worker(settings, database_url, engine, tenant_a)
     m = await _metrics(api, tenant_a, one["customer_id"])
     assert (m["orders"], m["purchase_occasions"], m["revenue"]) == (2, 2, 3000)
     assert m["f2"]["status"] == "converted" and m["f2"]["days_to_second_purchase"] == 28
@@ -478,7 +485,7 @@ async def test_no_nan_in_json_with_a_model_and_degenerate_customers(api, app, te
 
 @pytest.mark.skipif(not CDNOW.exists(), reason="the CDNOW sample is not present")
 async def test_a_large_tenants_fit_is_a_job_then_the_model_is_served(big, tenant_a, tenant_b, settings,
-                                                                     database_url, monkeypatch):
+                                                                     database_url, monkeypatch, engine):
     import domain.analytics.services as services
 
     client, _ = big
@@ -489,7 +496,7 @@ async def test_a_large_tenants_fit_is_a_job_then_the_model_is_served(big, tenant
     job = r.json()
     assert job["kind"] == "clv_fit" and job["params"] == {"observation_end": "1997-09-30", "time_unit": "week"}
     assert (await client.get(f"/v1/jobs/{job['id']}", headers=tenant_b.auth)).status_code == 404
-    await _run_worker(settings, database_url)
+    await _run_worker(settings, database_url, engine, tenant_a, refreshes=False)
     done = (await client.get(f"/v1/jobs/{job['id']}", headers=tenant_a.auth)).json()
     assert done["status"] == "succeeded", done
     model = (await client.get("/v1/analytics/clv/model", headers=tenant_a.auth)).json()
@@ -498,13 +505,13 @@ async def test_a_large_tenants_fit_is_a_job_then_the_model_is_served(big, tenant
 
 
 async def test_a_fit_job_the_data_cannot_support_fails_with_the_reason(api, tenant_a, settings, database_url,
-                                                                      monkeypatch):
+                                                                      monkeypatch, engine):
     import domain.analytics.services as services
 
     await _place(api, tenant_a, {"external_id": "lonely"}, _jst(_today() - timedelta(days=4)))
     monkeypatch.setattr(services, "SYNC_FIT_MAX_CUSTOMERS", 0)
     job = (await api.post("/v1/analytics/clv/fit", json={}, headers=tenant_a.auth)).json()
-    await _run_worker(settings, database_url)
+    await _run_worker(settings, database_url, engine, tenant_a)
     done = (await api.get(f"/v1/jobs/{job['id']}", headers=tenant_a.auth)).json()
     assert done["status"] == "failed"
     assert done["error"]["code"] == "not_enough_data" and done["error"]["minimum"] == 20

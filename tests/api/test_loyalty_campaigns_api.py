@@ -260,6 +260,16 @@ async def test_entry_limit_holds_under_concurrent_entries_of_one_customer(api, t
     statuses = sorted(r.status_code for r in results)
     assert statuses == [201, 201] + [409] * 6, [r.text for r in results]
     assert {r.json()["code"] for r in results if r.status_code == 409} == {"entry_limit_reached"}
+    # the entry list pages with a cursor, and filters by customer
+    other = await _enter(api, tenant_a, campaign["id"], customer={"email": _email()})
+    made = sorted([r.json()["id"] for r in results if r.status_code == 201] + [other.json()["id"]])
+    first = (await api.get(f"{BASE}/{campaign['id']}/entries", params={"limit": 2}, headers=tenant_a.auth)).json()
+    rest = (await api.get(f"{BASE}/{campaign['id']}/entries", params={"limit": 2, "cursor": first["next_cursor"]},
+                          headers=tenant_a.auth)).json()
+    assert [x["id"] for x in first["data"] + rest["data"]] == made and rest["next_cursor"] is None
+    theirs = (await api.get(f"{BASE}/{campaign['id']}/entries", params={"customer_id": customer["id"]},
+                            headers=tenant_a.auth)).json()
+    assert len(theirs["data"]) == 2 and {x["customer_id"] for x in theirs["data"]} == {customer["id"]}
 
 
 async def test_entries_outside_the_period_or_status_are_409_campaign_not_open(api, tenant_a, engine):
@@ -633,3 +643,19 @@ async def test_merged_customers_share_one_entry_limit_and_win_at_most_once(api, 
     draw = (await api.post(f"{BASE}/{campaign['id']}/draw", json={"seed": "m"}, headers=tenant_a.auth)).json()
     assert draw["entry_count"] == 2 and [w["customer_id"] for w in draw["winners"]] == [a["id"]]
     assert draw["entry_customer_ids"] == [a["id"], a["id"]]  # b's entry is a's now
+
+
+async def test_concurrent_first_entries_of_one_new_person_create_one_customer(api, tenant_a):
+    campaign = await _create(api, tenant_a, entry_limit=10)
+    email = _email()
+    results = await asyncio.gather(*(
+        _enter(api, tenant_a, campaign["id"], **({"profile": {"email": email}} if n % 2 else
+                                                  {"customer": {"email": email}})) for n in range(6)))
+    assert all(r.status_code in (201, 409) for r in results), [r.text for r in results]
+    assert {r.json()["code"] for r in results if r.status_code == 409} <= {"identity_taken", "retry"}
+    made = [r.json() for r in results if r.status_code == 201]
+    assert made and len({e["customer_id"] for e in made}) == 1
+    found = (await api.get("/v1/customers", params={"email": email}, headers=tenant_a.auth)).json()["data"]
+    assert [c["id"] for c in found] == [made[0]["customer_id"]]
+    again = await _enter(api, tenant_a, campaign["id"], profile={"email": email})
+    assert again.status_code == 201 and again.json()["customer_id"] == made[0]["customer_id"]

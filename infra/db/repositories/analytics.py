@@ -25,6 +25,7 @@ from domain.analytics.model import (
     JobStatus,
     Predictions,
     PurchaseAggregate,
+    RefreshInputs,
     Rfm,
     RfmDistribution,
     RfmEdges,
@@ -121,6 +122,35 @@ class SqlCustomerMetricsRepository:
             text(sql.per_customer(self._schema, one_customer=True) + " SELECT * FROM per_customer"),  # noqa: S608
             {"customer_id": customer_id, "now": now, "tz": timezone})).first()
         return _aggregate(row) if row else None
+
+    async def refresh_inputs(self, customer_id: UUID, *, now: datetime, timezone: str) -> RefreshInputs:
+        s = sql.quoted(self._schema)
+        row = (await self._conn.execute(text(
+            sql.per_customer(self._schema, one_customer=True)
+            + " SELECT p.*, st.settings, e.recency AS e_recency, e.frequency AS e_frequency,"
+              " e.monetary AS e_monetary, m.id AS m_id, m.r AS m_r, m.alpha AS m_alpha, m.a AS m_a, m.b AS m_b,"
+              " m.p AS m_p, m.q AS m_q, m.gamma AS m_gamma, m.bgnbd_log_likelihood AS m_bll,"
+              " m.gamma_gamma_log_likelihood AS m_gll, m.n_customers AS m_n, m.n_repeat_customers AS m_nr,"
+              " m.n_spend_customers AS m_ns, m.frequency_spend_correlation AS m_rho, m.time_unit AS m_unit,"
+              " m.observation_end AS m_end, m.converged AS m_converged, m.iterations AS m_iterations,"
+              " m.fitted_at AS m_fitted_at"
+              " FROM (SELECT 1) AS one LEFT JOIN per_customer p ON true"
+              f" LEFT JOIN {s}.analytics_settings st ON st.id = 1 LEFT JOIN {s}.rfm_edges e ON e.id = 1"
+              f" LEFT JOIN LATERAL (SELECT * FROM {s}.clv_models ORDER BY fitted_at DESC, id DESC LIMIT 1) m"
+              " ON true"),
+            {"customer_id": customer_id, "now": now, "tz": timezone})).one()
+        edges = None if row.e_recency is None else RfmEdges(
+            recency=tuple(row.e_recency), frequency=tuple(row.e_frequency), monetary=tuple(row.e_monetary))
+        model = None if row.m_id is None else ClvModel(
+            id=row.m_id, bgnbd=BgNbdParams(r=row.m_r, alpha=row.m_alpha, a=row.m_a, b=row.m_b),
+            gamma_gamma=GammaGammaParams(p=row.m_p, q=row.m_q, gamma=row.m_gamma),
+            bgnbd_log_likelihood=row.m_bll, gamma_gamma_log_likelihood=row.m_gll, n_customers=row.m_n,
+            n_repeat_customers=row.m_nr, n_spend_customers=row.m_ns, frequency_spend_correlation=row.m_rho,
+            time_unit=TimeUnit(row.m_unit), observation_end=row.m_end, converged=row.m_converged,
+            iterations=row.m_iterations, fitted_at=row.m_fitted_at)
+        return RefreshInputs(purchases=_aggregate(row) if row.customer_id is not None else None,
+                             settings=settings_from_dict(row.settings) if row.settings is not None
+                             else AnalyticsSettings(), edges=edges, model=model)
 
     async def save(self, metrics: CustomerMetrics) -> None:
         p, rfm, pred = metrics.purchases, metrics.rfm, metrics.predictions

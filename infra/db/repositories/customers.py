@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +42,9 @@ from infra.db.tables.tenant import (
 )
 
 c = customers.c
+# The hot read (GET /v1/customers/{id}), built once: a fresh select() per request spent more
+# CPU building and hashing the statement than SQLAlchemy spends running it from its cache.
+_BY_ID = select(customers).where(c.id == bindparam("customer_id"))
 
 
 def _acquisition_json(a: Acquisition | None) -> dict[str, Any] | None:
@@ -184,7 +187,7 @@ class SqlCustomerRepository(_PrivacyMixin):
         await self._conn.execute(customers.insert().values(**to_row(customer)))
 
     async def get(self, customer_id: UUID) -> Customer | None:
-        row = (await self._conn.execute(select(customers).where(c.id == customer_id))).first()
+        row = (await self._conn.execute(_BY_ID, {"customer_id": customer_id})).first()
         return to_domain(row) if row else None
 
     async def lock(self, customer_ids: Sequence[UUID]) -> dict[UUID, Customer]:

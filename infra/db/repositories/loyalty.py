@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +26,7 @@ from domain.loyalty.model import (
 )
 from domain.loyalty.ports import EntryFilter, ExpiredLot, LedgerMismatch, LedgerTotals, OrderPoints
 from domain.loyalty.rewards import Redemption, RedemptionStatus, Reward
-from domain.loyalty.rules import EarningRule, EventFacts
+from domain.loyalty.rules import EarningRule, EventFacts, LineFacts, OrderFacts
 from domain.shared.pagination import PageRequest
 from infra.db.repositories.loyalty_codec import (
     program_from_json,
@@ -46,7 +47,7 @@ from infra.db.tables.loyalty import (
     loyalty_rewards,
     loyalty_tier_changes,
 )
-from infra.db.tables.tenant import events, orders, products
+from infra.db.tables.tenant import customers, events, order_lines, orders, products
 
 P, R, M = loyalty_programs.c, loyalty_earning_rules.c, loyalty_members.c
 E, L, D = loyalty_entries.c, loyalty_lots.c, loyalty_lot_debits.c
@@ -65,10 +66,15 @@ def _rule(r: Any) -> EarningRule:
                        created_at=r.created_at, updated_at=r.updated_at, version=r.version)
 
 
-def _member(r: Any) -> Member:
-    return Member(id=r.id, program_id=r.program_id, customer_id=r.customer_id, tier=r.tier,
-                  tier_since=r.tier_since, lifetime_points=int(r.lifetime_points), debt=int(r.debt),
-                  status=MemberStatus(r.status), enrolled_at=r.enrolled_at, version=r.version)
+def _member(r: Any, prefix: str = "") -> Member:
+    def get(name: str) -> Any:
+        return getattr(r, prefix + name)
+
+    return Member(id=get("id"), program_id=get("program_id"), customer_id=get("customer_id"),
+                  tier=get("tier"),
+                  tier_since=get("tier_since"), lifetime_points=int(get("lifetime_points")),
+                  debt=int(get("debt")), status=MemberStatus(get("status")), enrolled_at=get("enrolled_at"),
+                  version=get("version"))
 
 
 def _lot(r: Any) -> Lot:
@@ -222,6 +228,17 @@ class SqlLoyaltyRepository:
         await self._conn.execute(update(loyalty_members).where(M.id == member.id).values(
             tier=member.tier, tier_since=member.tier_since, lifetime_points=member.lifetime_points,
             debt=member.debt, status=member.status.value, version=M.version + 1))
+
+    async def birthday_members(self, program_id: UUID, today: date) -> Sequence[Member]:
+        born = customers.c.birth_date
+        on_day = and_(func.extract("month", born) == today.month, func.extract("day", born) == today.day)
+        if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
+            on_day = or_(on_day, and_(func.extract("month", born) == 2, func.extract("day", born) == 29))
+        rows = await self._conn.execute(select(*_MEMBER_COLUMNS).select_from(
+            loyalty_members.join(customers, customers.c.id == M.customer_id)).where(
+            M.program_id == program_id, M.status == "active", customers.c.status == "active",
+            born.is_not(None), on_day).order_by(M.id))
+        return [_member(r) for r in rows]
 
     async def members_holding_tier(self, program_id: UUID, after: UUID | None,
                                    limit: int) -> Sequence[Member]:
@@ -423,20 +440,65 @@ class SqlLoyaltyRepository:
         return {"loyalty_members": moved}
 
     # -- what the rules look at ----------------------------------------------------------------
+    async def order_facts(self, order_id: UUID) -> tuple[OrderFacts, UUID, str] | None:
+        """The order as the rules see it, its customer and status, in one statement: lines with
+        their catalogue categories, and whether the customer has an earlier (not cancelled) order."""
+        o, ol, pr = orders.c, order_lines.c, products.c
+        earlier = orders.alias("earlier")
+        lines = (select(func.json_agg(func.json_build_array(ol.sku, ol.quantity, ol.unit_price,
+                                                            pr.category_path)))
+                 .select_from(order_lines.outerjoin(products, pr.sku == ol.sku))
+                 .where(ol.order_id == o.id).scalar_subquery())
+        first = ~select(literal(1)).select_from(earlier).where(
+            earlier.c.customer_id == o.customer_id, earlier.c.status != "cancelled", earlier.c.id != o.id,
+            or_(earlier.c.ordered_at < o.ordered_at,
+                and_(earlier.c.ordered_at == o.ordered_at, earlier.c.id < o.id))).exists()
+        row = (await self._conn.execute(select(
+            o.customer_id, o.ordered_at, o.channel, o.total, o.shipping_total, o.status,
+            lines.label("lines"), first.label("first")).where(o.id == order_id))).first()
+        if row is None:
+            return None
+        facts = OrderFacts(
+            ordered_at=row.ordered_at, channel=row.channel, total=int(row.total),
+            shipping_total=int(row.shipping_total), first_purchase=bool(row.first),
+            lines=tuple(LineFacts(sku=sku, quantity=q, amount=q * price, category_path=tuple(path or ()))
+                        for sku, q, price, path in (row.lines or [])))
+        return facts, row.customer_id, row.status
+
+    async def earning_programs(self, customer_id: UUID) -> Sequence[tuple[Program, Sequence[EarningRule],
+                                                                          Member | None]]:
+        """Every active program with its rules and this customer's active membership (if any), in
+        one statement."""
+        rules = (select(func.json_agg(func.json_build_array(R.id, R.terms, R.created_at, R.updated_at,
+                                                            R.version)))
+                 .where(R.program_id == P.id).scalar_subquery())
+        membership = [c.label(f"m_{c.name}") for c in _MEMBER_COLUMNS]
+        query = (select(loyalty_programs, rules.label("rules"), *membership)
+                 .select_from(loyalty_programs.outerjoin(loyalty_members, and_(
+                     M.program_id == P.id, M.customer_id == customer_id, M.status == "active")))
+                 .where(P.status == "active").order_by(P.id))
+        out: list[tuple[Program, Sequence[EarningRule], Member | None]] = []
+        for r in await self._conn.execute(query):
+            program = _program(r)
+            found = [EarningRule(id=UUID(i), program_id=program.id, terms=rule_from_json(terms),
+                                 created_at=datetime.fromisoformat(c), updated_at=datetime.fromisoformat(u),
+                                 version=v) for i, terms, c, u, v in (r.rules or [])]
+            out.append((program, found, _member(r, "m_") if r.m_id is not None else None))
+        return out
+
+    async def lock_member_unless_done(self, member_id: UUID, key: str) -> tuple[Member | None, bool]:
+        """Lock the member and say whether it already holds an entry with this idempotency key."""
+        done = select(literal(1)).where(E.member_id == M.id, E.idempotency_key == key).exists()
+        row = (await self._conn.execute(select(*_MEMBER_COLUMNS, done.label("done")).where(M.id == member_id)
+                                        .with_for_update(of=loyalty_members))).first()
+        return (_member(row), bool(row.done)) if row else (None, False)
+
     async def line_categories(self, skus: Sequence[str]) -> dict[str, tuple[str, ...]]:
         if not skus:
             return {}
         rows = await self._conn.execute(select(products.c.sku, products.c.category_path).where(
             products.c.sku == func.any(bindparam("skus", sorted(set(skus)), type_=ARRAY(Text)))))
         return {r.sku: tuple(r.category_path or ()) for r in rows}
-
-    async def is_first_order(self, customer_id: UUID, order_id: UUID) -> bool:
-        this = select(orders.c.ordered_at, orders.c.id).where(orders.c.id == order_id).subquery()
-        earlier = select(literal(1)).select_from(orders.join(this, literal(True))).where(
-            orders.c.customer_id == customer_id, orders.c.status != "cancelled", orders.c.id != order_id,
-            or_(orders.c.ordered_at < this.c.ordered_at,
-                and_(orders.c.ordered_at == this.c.ordered_at, orders.c.id < this.c.id))).limit(1)
-        return (await self._conn.execute(earlier)).first() is None
 
     async def received_events(self, received_at: datetime, customer_ids: Sequence[UUID],
                               types: Sequence[str]) -> Sequence[EventFacts]:
