@@ -4,13 +4,20 @@ and consents, written through the same use cases the API uses (so it obeys the s
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.auth.model import TenantRef
+from domain.customers.model import CustomerRef
 from domain.customers.ports import CustomerFilter
 from domain.customers.services import create_customer, set_consent
 from domain.events.services import ingest_events
+from domain.loyalty.model import ExpiryPolicy, ProgramTerms, Tier
+from domain.loyalty.redemptions import create_reward
+from domain.loyalty.rewards import RewardKind, RewardTerms
+from domain.loyalty.rules import RuleTerms
+from domain.loyalty.services import create_program, create_rule, earn_for_order, enroll_member
 from domain.orders.model import LineDraft, OrderDraft
 from domain.orders.services import place_orders
 from domain.products.services import upsert_products
@@ -73,7 +80,14 @@ async def seed_demo(uow_factory: Any, clock: Clock, tenant: TenantRef) -> bool:
         drafts.append((n, OrderDraft(order_number=f"DEMO-{n:04d}", customer={"external_id": external_id},
                                      ordered_at=local_now - timedelta(days=days_ago), lines=order_lines,
                                      total=total, shipping_total=550, channel="ec")))
-    await place_orders(uow=uow_factory(tenant), clock=clock, tenant_currency=tenant.currency, drafts=drafts)
+    await _loyalty_program(uow_factory, clock, tenant, [ids["D-0001"], ids["D-0003"]])
+    placed = await place_orders(uow=uow_factory(tenant), clock=clock, tenant_currency=tenant.currency,
+                                drafts=drafts)
+    # The worker would award these from the order.placed jobs; the demo does it at once (the
+    # jobs find the entries and change nothing when a worker runs later).
+    for _, order in placed.accepted:
+        await earn_for_order(uow=uow_factory(tenant), clock=clock, order_id=order.id,
+                             timezone=tenant.timezone)
     events = [
         {"type": "product_viewed", "customer": {"external_id": "D-0002"}, "properties": {"sku": "SERUM-30"},
          "occurred_at": _iso(local_now - timedelta(hours=5)), "touchpoint": {"channel": "web",
@@ -88,6 +102,21 @@ async def seed_demo(uow_factory: Any, clock: Clock, tenant: TenantRef) -> bool:
     ]
     await ingest_events(uow=uow_factory(tenant), clock=clock, items=events)
     return True
+
+
+async def _loyalty_program(uow_factory: Any, clock: Clock, tenant: TenantRef, members: list[Any]) -> None:
+    """A point program with tiers, a category bonus and a reward; two demo customers enrolled."""
+    program = await create_program(uow=uow_factory(tenant), clock=clock, terms=ProgramTerms(
+        name="Kizuna Points", currency=tenant.currency, earn_points=1, earn_per_amount=100, pending_days=0,
+        expiry_policy=ExpiryPolicy.END_OF_MONTH_AFTER, expiry_months=12,
+        tiers=(Tier("Regular", 0), Tier("Silver", 100), Tier("Gold", 500, multiplier=Decimal("1.5")))))
+    await create_rule(uow=uow_factory(tenant), clock=clock, program_id=program.id,
+                      terms=RuleTerms(name="Serum week x2", multiplier=Decimal(2), skus=("SERUM-30",)))
+    await create_reward(uow=uow_factory(tenant), clock=clock, program_id=program.id,
+                        terms=RewardTerms(name="500円OFFクーポン", kind=RewardKind.COUPON, points_cost=500))
+    for customer_id in members:
+        await enroll_member(uow=uow_factory(tenant), clock=clock, program_id=program.id,
+                            customer=CustomerRef(id=customer_id))
 
 
 def _iso(at: datetime) -> str:

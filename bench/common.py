@@ -17,8 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -161,6 +162,32 @@ class Server(str):
     pid: int
 
 
+def wait_until_up(proc: subprocess.Popen[Any], url: str, what: str, log: str) -> None:
+    """Until `url` answers (any HTTP status); raises if the process exits or 60 s pass."""
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}; see {log}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start in 60 s")
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM to a server started with start_new_session=True; its own group killed if it hangs."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group this process leads, nothing else
+        proc.wait()
+
+
 @contextmanager
 def kizuna_server(url: str, *, workers: int) -> Iterator[Server]:
     """`kizuna serve` in its own process group; yields its base URL (with `.pid`); stops it by
@@ -173,29 +200,13 @@ def kizuna_server(url: str, *, workers: int) -> Iterator[Server]:
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"kizuna serve exited with {proc.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("kizuna serve did not become healthy in 60 s")
-            time.sleep(0.2)
+        wait_until_up(proc, f"{base}/healthz", "kizuna serve", log.name)
         time.sleep(1.5 if workers > 1 else 0)  # let the other workers finish their start-up
         server = Server(base)
         server.pid = proc.pid
         yield server
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the group this process leads, nothing else
-            proc.wait()
+        stop(proc)
         log.close()
         if Path(log.name).stat().st_size == 0:
             Path(log.name).unlink()  # keep only logs that say something
@@ -251,3 +262,102 @@ def save(name: str, payload: dict[str, Any]) -> Path:
     payload = {**payload, "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]}
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
     return path
+
+
+# -- what the load-driving benchmarks share (events, customer_read) ----------------------------
+
+# The end of every wrk script: one JSON line the benchmark reads back (as bench/wrk/report.lua).
+WRK_DONE_LUA = r"""
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_s": %.6f, "non_2xx": %d, "socket_errors": %d, ' ..
+    '"timeouts": %d, "p50_ms": %.3f, "p99_ms": %.3f, "mean_ms": %.3f}\n',
+    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write, e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.mean / 1000))
+end
+"""
+
+
+def bench_json(done: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
+    """The BENCH_JSON line a load generator printed. Raises if it failed, or if any response was
+    not 2xx or any socket failed: a benchmark of errors measures nothing."""
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed ({done.returncode}): {done.stdout}{done.stderr}")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
+    load = dict(json.loads(line.removeprefix("BENCH_JSON ")))
+    if load["non_2xx"] or load["socket_errors"] or load["timeouts"]:
+        raise RuntimeError(f"{what}: {load}")
+    return load
+
+
+def run_wrk(lua: str, url: str, *, connections: int, seconds: int, timeout: str,
+            env: dict[str, str], args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """wrk with one thread and the script `lua` (which should end with WRK_DONE_LUA)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bench.lua"
+        script.write_text(lua)
+        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", timeout,
+               "-s", str(script), *args, url]
+        done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=False)
+    return bench_json(done, "wrk")
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables (for the servers a benchmark starts) and restore them after."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, command name, command line) of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+            found[int(entry.name)] = (int(fields.get("PPid", "0")), fields.get("Name", ""), cmdline)
+    return found
+
+
+def cpu_snapshot(port: int) -> dict[str, float]:
+    """CPU seconds so far of the `kizuna serve` on `port` (with its workers) and of all postgres
+    processes (other databases' work on the same server shows up here too)."""
+    procs = _processes()
+    tree = {pid for pid, (_, _, cmd) in procs.items() if "serve" in cmd and f"--port {port}" in cmd}
+    while True:
+        more = {pid for pid, (ppid, _, _) in procs.items() if ppid in tree} - tree
+        if not more:
+            break
+        tree |= more
+    postgres = [p for p, (_, name, _) in procs.items() if name == "postgres"]
+    return {"server": sum(cpu_seconds(sorted(tree)).values()),
+            "postgres": sum(cpu_seconds(postgres).values())}
+
+
+def run_alone(name: str, run: Callable[..., tuple[list[Figure], dict[str, Any]]]) -> None:
+    """`python -m bench.MODULE [--quick]`: one benchmark with its own database, as `python -m
+    bench NAME` runs it."""
+    quick = "--quick" in sys.argv
+    with postgres_server() as server:
+        info = machine(server)
+        print(f"machine: {info}", flush=True)
+        figures, raw = run(server, quick=quick)
+        for figure in figures:
+            print("  " + figure.line(), flush=True)
+        path = save(name, {"benchmark": name, "quick": quick, "machine": info, "figures": figures,
+                           "raw": raw})
+        print(f"  raw results: {path}")

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,13 +36,20 @@ from bench.common import (
     PLATFORM_ID,
     PLATFORM_SECRET,
     RESULTS,
+    WRK_DONE_LUA,
     Figure,
+    bench_json,
+    environment,
     free_port,
     get_token,
     kizuna,
     kizuna_server,
     percentile,
+    run_alone,
+    run_wrk,
+    stop,
     throwaway_database,
+    wait_until_up,
 )
 from bench.load import tool
 from domain.shared.ids import new_id
@@ -59,19 +65,6 @@ TARGETS = 20_000  # distinct (tenant, customer) pairs the load generator cycles 
 # concurrent requests per worker, and measure PostgreSQL's connection start-up instead.
 POOL = CONNECTIONS // WORKERS
 
-
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 LUA = r"""
 -- GET a different customer each request: lines of "<path> <token>" from BENCH_TARGETS.
@@ -91,16 +84,7 @@ function request()
   local t = targets[i]
   return wrk.format("GET", t[1], {["Authorization"] = t[2]})
 end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests": %d, "duration_s": %.6f, "non_2xx": %d, "socket_errors": %d, ' ..
-    '"timeouts": %d, "p50_ms": %.3f, "p99_ms": %.3f, "mean_ms": %.3f}\n',
-    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write, e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.mean / 1000))
-end
-"""
+""" + WRK_DONE_LUA
 
 # -- the bare baseline app ---------------------------------------------------------------------
 
@@ -152,27 +136,11 @@ def bare_server(url: str) -> Iterator[str]:
                             start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the bare app exited with {proc.returncode}; see {log.name}")
-            try:
-                httpx.get(f"{base}/docs", timeout=1)
-                break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the bare app did not start in 60 s")
-            time.sleep(0.2)
+        wait_until_up(proc, f"{base}/docs", "the bare app", log.name)
         time.sleep(1.5)
         yield base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the group this process leads, nothing else
-            proc.wait()
+        stop(proc)
         log.close()
 
 
@@ -209,22 +177,12 @@ async def load_customers(url: str, schema: str, n: int, seed: int) -> list[uuid.
 
 def _drive(url_base: str, targets: Path, seconds: int) -> dict[str, Any]:
     if tool() == "wrk":
-        with tempfile.TemporaryDirectory() as tmp:
-            script = Path(tmp) / "read.lua"
-            script.write_text(LUA)
-            cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-                   "-s", str(script), url_base]
-            done = subprocess.run(cmd, env={**os.environ, "BENCH_TARGETS": str(targets)},
-                                  capture_output=True, text=True, check=False)
+        load = run_wrk(LUA, url_base, connections=CONNECTIONS, seconds=seconds, timeout="10s",
+                       env={"BENCH_TARGETS": str(targets)})
     else:
-        done = subprocess.run([sys.executable, "-c", _PYTHON_LOAD, url_base, str(targets), str(seconds),
-                               str(CONNECTIONS)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed: {done.stdout}{done.stderr}")
-    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
-    load = dict(json.loads(line.removeprefix("BENCH_JSON ")))
-    if load["non_2xx"] or load["socket_errors"] or load["timeouts"]:
-        raise RuntimeError(f"{url_base}: {load}")
+        load = bench_json(subprocess.run([sys.executable, "-c", _PYTHON_LOAD, url_base, str(targets),
+                                          str(seconds), str(CONNECTIONS)],
+                                         capture_output=True, text=True, check=False), "the load generator")
     load["rps"] = load["requests"] / load["duration_s"]
     return load
 
@@ -282,7 +240,7 @@ def run(server: str, *, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
     seconds, rounds = (5, 1) if quick else (10, 3)
     tenants, per_tenant = (3, 10_000) if quick else (TENANTS, CUSTOMERS)
     with throwaway_database(server) as url, tempfile.TemporaryDirectory() as tmp, \
-            _environment(KIZUNA_DB_POOL_SIZE=str(POOL), KIZUNA_DB_MAX_OVERFLOW="0"):
+            environment(KIZUNA_DB_POOL_SIZE=str(POOL), KIZUNA_DB_MAX_OVERFLOW="0"):
         kizuna(url, "migrate")
         with kizuna_server(url, workers=WORKERS) as base, httpx.Client(base_url=base, timeout=60) as http:
             started = time.perf_counter()
@@ -329,18 +287,7 @@ def run(server: str, *, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
 
 def main() -> None:
     """`python -m bench.customer_read [--quick]`: this benchmark alone, with its own database."""
-    from bench.common import machine, postgres_server, save
-
-    quick = "--quick" in sys.argv
-    with postgres_server() as server:
-        info = machine(server)
-        print(f"machine: {info}\nload generator: {tool()}", flush=True)
-        figures, raw = run(server, quick=quick)
-        for figure in figures:
-            print("  " + figure.line(), flush=True)
-        path = save("customer_read", {"benchmark": "customer_read", "quick": quick, "machine": info,
-                                      "figures": figures, "raw": raw})
-        print(f"  raw results: {path}")
+    run_alone("customer_read", run)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,10 +36,15 @@ import httpx
 from bench.common import (
     PLATFORM_ID,
     PLATFORM_SECRET,
+    WRK_DONE_LUA,
     Figure,
+    bench_json,
+    cpu_snapshot,
     get_token,
     kizuna,
     kizuna_server,
+    run_alone,
+    run_wrk,
     throwaway_database,
 )
 from bench.load import tool
@@ -76,16 +80,7 @@ function request()
   local body = template:gsub("@RUN@", run .. "-" .. counter)
   return wrk.format(nil, nil, nil, body)
 end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests": %d, "duration_s": %.6f, "non_2xx": %d, "socket_errors": %d, ' ..
-    '"timeouts": %d, "p50_ms": %.3f, "p99_ms": %.3f, "mean_ms": %.3f}\n',
-    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write, e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.mean / 1000))
-end
-"""
+""" + WRK_DONE_LUA
 
 def _sku(r: random.Random) -> str:
     return f"SKU-{r.randrange(500):04d}"
@@ -183,18 +178,9 @@ def _serving(server: str):  # type: ignore[no-untyped-def]
 # -- the two measurements ----------------------------------------------------------------------
 
 def _wrk(url: str, token: str, body_file: Path, run: str, seconds: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "events.lua"
-        script.write_text(LUA)
-        env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_RUN": run}
-        cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "30s",
-               "-s", str(script), "-H", f"Authorization: Bearer {token}",
-               "-H", "Content-Type: application/json", url]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
-    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
-    return dict(json.loads(line.removeprefix("BENCH_JSON ")))
+    return run_wrk(LUA, url, connections=CONNECTIONS, seconds=seconds, timeout="30s",
+                   env={"BENCH_BODY_FILE": str(body_file), "BENCH_RUN": run},
+                   args=("-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json"))
 
 
 def _python_load(url: str, token: str, body_file: Path, run: str, seconds: int) -> dict[str, Any]:
@@ -225,54 +211,11 @@ def _python_load(url: str, token: str, body_file: Path, run: str, seconds: int) 
         " 'mean_ms': sum(lat) / n * 1000}))\n")
     done = subprocess.run([sys.executable, "-c", code, url, token, str(body_file), run, str(seconds),
                            str(CONNECTIONS)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed: {done.stderr}")
-    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
-    return dict(json.loads(line.removeprefix("BENCH_JSON ")))
+    return bench_json(done, "the load generator")
 
 
-# -- where the CPU goes (Linux /proc): the server's processes, PostgreSQL's, the load generator --
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
-
-
-def _processes() -> dict[int, tuple[int, str, str]]:
-    """pid -> (parent pid, command name, command line) of every process."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                status = (entry / "status").read_text()
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-            found[int(entry.name)] = (int(fields.get("PPid", "0")), fields.get("Name", ""), cmdline)
-    return found
-
-
-def cpu_snapshot(port: int) -> dict[str, float]:
-    """CPU seconds so far of the `kizuna serve` on `port` (with its workers) and of all postgres
-    processes (other databases' work on the same server shows up here too)."""
-    procs = _processes()
-    roots = {pid for pid, (_, _, cmd) in procs.items() if "serve" in cmd and f"--port {port}" in cmd}
-    tree = set(roots)
-    while True:
-        more = {pid for pid, (ppid, _, _) in procs.items() if ppid in tree} - tree
-        if not more:
-            break
-        tree |= more
-    return {"server": sum(_cpu_seconds(p) for p in tree),
-            "postgres": sum(_cpu_seconds(p) for p, (_, name, _) in procs.items() if name == "postgres")}
-
+# -- where the CPU goes: the server's processes, PostgreSQL's (common.cpu_snapshot), the load
+# generator (this process's children) ----------------------------------------------------------
 
 def drive_endpoint(base: str, token: str, body_file: Path, run: str, seconds: int) -> dict[str, Any]:
     url = f"{base}/v1/events/batch"
@@ -280,8 +223,6 @@ def drive_endpoint(base: str, token: str, body_file: Path, run: str, seconds: in
     before, children = cpu_snapshot(port), resource.getrusage(resource.RUSAGE_CHILDREN)
     load = (_wrk if tool() == "wrk" else _python_load)(url, token, body_file, run, seconds)
     after, children_after = cpu_snapshot(port), resource.getrusage(resource.RUSAGE_CHILDREN)
-    if load["non_2xx"] or load["socket_errors"] or load["timeouts"]:
-        raise RuntimeError(f"events/batch: {load}")
     load["events_per_s"] = load["requests"] * BATCH / load["duration_s"]
     batches = max(load["requests"], 1)
     load["cpu_ms_per_batch"] = {
@@ -386,18 +327,7 @@ async def _count(url: str, schema: str) -> int:
 
 def main() -> None:
     """`python -m bench.events_ingest [--quick]`: this benchmark alone, with its own database."""
-    from bench.common import machine, postgres_server, save
-
-    quick = "--quick" in sys.argv
-    with postgres_server() as server:
-        info = machine(server)
-        print(f"machine: {info}\nload generator: {tool() if shutil.which('wrk') else 'python'}", flush=True)
-        figures, raw = run(server, quick=quick)
-        for figure in figures:
-            print("  " + figure.line(), flush=True)
-        path = save("events_ingest", {"benchmark": "events_ingest", "quick": quick, "machine": info,
-                                      "figures": figures, "raw": raw})
-        print(f"  raw results: {path}")
+    run_alone("events_ingest", run)
 
 
 if __name__ == "__main__":

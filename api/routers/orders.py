@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security
 
 from api.deps import Caller, tenant_caller
+from api.http.batch import parse_items
 from api.http.etag import etag
 from api.http.idempotency import idempotent
 from api.http.pagination import Page, encode_cursor, page_request
@@ -24,7 +25,6 @@ from api.schemas.orders import (
     RefundResult,
     Status,
 )
-from api.schemas.products import parse_items
 from domain.orders.model import OrderStatus, SalesChannel
 from domain.orders.ports import OrderFilter
 from domain.orders.services import get_order, list_orders, place_order, place_orders, refund_order

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security
 
 from api.deps import Caller, tenant_caller
+from api.http.batch import parse_items
 from api.http.etag import etag, expected_version
 from api.http.idempotency import idempotent
 from api.http.pagination import Page, encode_cursor, page_request
@@ -20,7 +21,6 @@ from api.schemas.products import (
     ProductUpdate,
     ProductUpsert,
     Status,
-    parse_items,
 )
 from domain.products.model import ProductStatus
 from domain.products.ports import ProductFilter

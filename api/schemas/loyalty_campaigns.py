@@ -9,11 +9,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictBool
 
+from api.http.batch import item_error_body
 from api.http.problems import FieldError
 from api.schemas.common import RequestBody, ResponseBody, Timestamp
 from api.schemas.customers import CustomerCreate
 from api.schemas.orders import OrderCustomerRef
-from api.schemas.products import Int, item_error_body
+from api.schemas.products import Int
 from domain.loyalty.campaign_model import (
     MAX_AWARD_POINTS,
     MAX_CATEGORIES,

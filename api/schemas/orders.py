@@ -9,9 +9,10 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, WithJsonSchema
 
+from api.http.batch import item_error_body
 from api.http.problems import FieldError
 from api.schemas.common import RequestBody, ResponseBody
-from api.schemas.products import Int, item_error_body
+from api.schemas.products import Int
 from domain.orders.model import (
     MAX_LINES,
     MAX_QUANTITY,
@@ -97,7 +98,7 @@ class OrderCreate(RequestBody):
             refunded_total=self.refunded_total)
 
 
-# Batch items are validated one by one (api.schemas.products.parse_items, then the use case), so a
+# Batch items are validated one by one (api.http.batch.parse_items, then the use case), so a
 # bad item is reported by its index instead of refusing the batch; the document still says they are
 # OrderCreate (POST /v1/orders puts it in the components).
 OrderItem = Annotated[Any, WithJsonSchema({"$ref": "#/components/schemas/OrderCreate"})]

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, Strict, TypeAdapter, ValidationError, WithJsonSchema
+from pydantic import BaseModel, Field, Strict, WithJsonSchema
 
-from api.errors import lookup
+from api.http.batch import item_error_body
 from api.http.problems import FieldError
 from api.schemas.common import RequestBody, ResponseBody
 from domain.products.model import MAX_AMOUNT, MAX_CATEGORY_DEPTH, MAX_STOCK, Product
 from domain.products.services import UpsertReport
 from domain.shared.batch import MAX_BATCH, ItemError
-from domain.shared.errors import FieldProblem, InvalidInput
 
 Status = Literal["active", "inactive", "discontinued"]
 # Counts and money are JSON integers: not true/false, "12" or 12.0.
@@ -61,9 +60,9 @@ class ProductUpsert(ProductFields):
     sku: str = Field(min_length=1, max_length=128, examples=["TEA-HOJI-100"])
 
 
-# Batch items are validated one by one (parse_items, then the use case), so a bad item is reported by
-# its index instead of refusing the batch; the document still describes them (inline: no operation
-# takes a single ProductUpsert, so it has no component to refer to).
+# Batch items are validated one by one (api.http.batch.parse_items, then the use case), so a bad
+# item is reported by its index instead of refusing the batch; the document still describes them
+# (inline: no operation takes a single ProductUpsert, so it has no component to refer to).
 ProductItem = Annotated[Any, WithJsonSchema(ProductUpsert.model_json_schema())]
 
 
@@ -117,31 +116,3 @@ class ProductBatchResult(BaseModel):
         return cls(accepted=report.accepted, rejected=len(errors), created=len(report.created),
                    updated=len(report.updated), unchanged=len(report.unchanged),
                    errors=[ProductBatchError(**item_error_body(e)) for e in errors])
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_items(model: type[M], raw: Sequence[Any]) -> tuple[list[tuple[int, M]], list[ItemError]]:
-    """Validate each batch item alone: (index, item) for the valid ones, an ItemError (field paths
-    relative to the item) for each other one."""
-    adapter = TypeAdapter(model)
-    valid: list[tuple[int, M]] = []
-    errors: list[ItemError] = []
-    for index, item in enumerate(raw):
-        try:
-            valid.append((index, adapter.validate_python(item)))
-        except ValidationError as exc:
-            errors.append(ItemError(index, InvalidInput("the item has invalid fields", problems=[
-                FieldProblem(field=".".join(str(p) for p in e["loc"]) or "item", message=e["msg"])
-                for e in exc.errors()])))
-    return valid, errors
-
-
-def item_error_body(e: ItemError) -> dict[str, Any]:
-    """The members of one per-item error: index, detail, code, errors and the error's extras."""
-    extra = dict(e.error.extra)
-    code = extra.pop("code", lookup(e.error)[1].replace("-", "_"))
-    problems = e.error.problems if isinstance(e.error, InvalidInput) else []
-    return {"index": e.index, "detail": e.error.detail, "code": code,
-            "errors": [FieldError(field=p.field, message=p.message) for p in problems], **extra}

@@ -51,6 +51,7 @@ class ExpiredLot:
     id: UUID
     member_id: UUID
     points: int  # what was left in it
+    expires_at: datetime
 
 
 class LoyaltyRepository(Protocol):
@@ -109,9 +110,11 @@ class LoyaltyRepository(Protocol):
     async def qualifying_value(self, member: Member, basis: TierBasis, since: datetime | None) -> int: ...
     async def add_tier_change(self, change: TierChange) -> None: ...
     async def tier_changes(self, member_id: UUID, page: PageRequest) -> Sequence[TierChange]: ...
-    async def expire_due(self, now: datetime, limit: int) -> Sequence[ExpiredLot]:
-        """Up to `limit` lots whose expiry passed and that still hold points, locked (others
-        holding a lot's lock are skipped, to be expired by the next run)."""
+    async def expire_due(self, now: datetime, limit: int,
+                         after: tuple[datetime, UUID] | None = None) -> Sequence[ExpiredLot]:
+        """Up to `limit` lots whose expiry passed and that still hold points, in (expires_at, id)
+        order after `after`, locked (lots another transaction holds are skipped, to be expired by
+        the next run)."""
         ...
     async def write_expiries(self, entries: Sequence[LedgerEntry]) -> None:
         """Expire entries, one per lot (each with its single debit), setting those lots to 0."""

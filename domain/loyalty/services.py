@@ -604,9 +604,10 @@ async def expire_points(*, uow: UnitOfWork, clock: Clock, batch: int = 5_000) ->
     an expired lot holds nothing, so it is never picked again."""
     now = clock.now()
     total = 0
+    after: tuple[datetime, UUID] | None = None
     while True:
         async with uow:
-            due = await uow.loyalty.expire_due(now, batch)
+            due = await uow.loyalty.expire_due(now, batch, after)
             entries = [LedgerEntry(
                 id=new_id(), member_id=lot.member_id, kind=EntryKind.EXPIRE, points=-lot.points,
                 reason="points expired", occurred_at=now, idempotency_key=f"expire:{lot.id}",
@@ -617,6 +618,7 @@ async def expire_points(*, uow: UnitOfWork, clock: Clock, batch: int = 5_000) ->
         total += len(entries)
         if len(due) < batch:
             return total
+        after = (due[-1].expires_at, due[-1].id)
 
 
 async def evaluate_downgrades(*, uow: UnitOfWork, clock: Clock, timezone: str, batch: int = 500) -> int:

@@ -87,3 +87,22 @@ def stage(schema: str) -> str:
     LEFT JOIN unnest(CAST(:grid_r AS int[]), CAST(:grid_fm AS int[]), CAST(:grid_segment AS text[]))
         AS g(r, fm, segment) ON g.r = s.r AND g.fm = (s.f + s.m + 1) / 2
     """  # noqa: S608 - constants
+
+
+def refresh_inputs(schema: str) -> str:
+    """One customer's aggregate with the settings, the RFM edges and the latest model, in one
+    statement: the per-order refresh reads everything in a single round trip."""
+    s = quoted(schema)
+    return per_customer(schema, one_customer=True) + f"""
+    SELECT p.*, st.settings, e.recency AS e_recency, e.frequency AS e_frequency, e.monetary AS e_monetary,
+           m.id AS m_id, m.r AS m_r, m.alpha AS m_alpha, m.a AS m_a, m.b AS m_b, m.p AS m_p, m.q AS m_q,
+           m.gamma AS m_gamma, m.bgnbd_log_likelihood AS m_bll, m.gamma_gamma_log_likelihood AS m_gll,
+           m.n_customers AS m_n, m.n_repeat_customers AS m_nr, m.n_spend_customers AS m_ns,
+           m.frequency_spend_correlation AS m_rho, m.time_unit AS m_unit, m.observation_end AS m_end,
+           m.converged AS m_converged, m.iterations AS m_iterations, m.fitted_at AS m_fitted_at
+    FROM (SELECT 1) AS one
+    LEFT JOIN per_customer p ON true
+    LEFT JOIN {s}.analytics_settings st ON st.id = 1
+    LEFT JOIN {s}.rfm_edges e ON e.id = 1
+    LEFT JOIN LATERAL (SELECT * FROM {s}.clv_models ORDER BY fitted_at DESC, id DESC LIMIT 1) m ON true
+    """  # noqa: S608 - the schema is quoted from the registry; the rest are constants

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import numpy as np
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -107,6 +107,13 @@ def _nullable(values: FloatArray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
+_METRIC_COLUMNS = [c.name for c in customer_metrics.columns if c.name != "customer_id"]
+_INSERT = pg_insert(customer_metrics).values(
+    {c: bindparam(c, type_=customer_metrics.c[c].type) for c in ["customer_id", *_METRIC_COLUMNS]})
+_UPSERT = _INSERT.on_conflict_do_update(index_elements=[customer_metrics.c.customer_id],
+                                        set_={c: _INSERT.excluded[c] for c in _METRIC_COLUMNS})
+
+
 class SqlCustomerMetricsRepository:
     def __init__(self, conn: AsyncConnection, schema: str) -> None:
         self._conn = conn
@@ -124,21 +131,8 @@ class SqlCustomerMetricsRepository:
         return _aggregate(row) if row else None
 
     async def refresh_inputs(self, customer_id: UUID, *, now: datetime, timezone: str) -> RefreshInputs:
-        s = sql.quoted(self._schema)
-        row = (await self._conn.execute(text(
-            sql.per_customer(self._schema, one_customer=True)
-            + " SELECT p.*, st.settings, e.recency AS e_recency, e.frequency AS e_frequency,"
-              " e.monetary AS e_monetary, m.id AS m_id, m.r AS m_r, m.alpha AS m_alpha, m.a AS m_a, m.b AS m_b,"
-              " m.p AS m_p, m.q AS m_q, m.gamma AS m_gamma, m.bgnbd_log_likelihood AS m_bll,"
-              " m.gamma_gamma_log_likelihood AS m_gll, m.n_customers AS m_n, m.n_repeat_customers AS m_nr,"
-              " m.n_spend_customers AS m_ns, m.frequency_spend_correlation AS m_rho, m.time_unit AS m_unit,"
-              " m.observation_end AS m_end, m.converged AS m_converged, m.iterations AS m_iterations,"
-              " m.fitted_at AS m_fitted_at"
-              " FROM (SELECT 1) AS one LEFT JOIN per_customer p ON true"
-              f" LEFT JOIN {s}.analytics_settings st ON st.id = 1 LEFT JOIN {s}.rfm_edges e ON e.id = 1"
-              f" LEFT JOIN LATERAL (SELECT * FROM {s}.clv_models ORDER BY fitted_at DESC, id DESC LIMIT 1) m"
-              " ON true"),
-            {"customer_id": customer_id, "now": now, "tz": timezone})).one()
+        row = (await self._conn.execute(text(sql.refresh_inputs(self._schema)),
+                                        {"customer_id": customer_id, "now": now, "tz": timezone})).one()
         edges = None if row.e_recency is None else RfmEdges(
             recency=tuple(row.e_recency), frequency=tuple(row.e_frequency), monetary=tuple(row.e_monetary))
         model = None if row.m_id is None else ClvModel(
@@ -165,9 +159,8 @@ class SqlCustomerMetricsRepository:
                   "p_alive": pred.p_alive, "expected_purchases": pred.expected_purchases,
                   "expected_aov": pred.expected_average_order_value, "predicted_clv": pred.predicted_clv,
                   "as_of": metrics.as_of, "computed_at": metrics.computed_at}
-        await self._conn.execute(pg_insert(customer_metrics).values(customer_id=p.customer_id, **values)
-                                 .on_conflict_do_update(index_elements=[customer_metrics.c.customer_id],
-                                                        set_=values))
+        # One constant statement (no per-call SQL construction): this runs once per order.
+        await self._conn.execute(_UPSERT, {"customer_id": p.customer_id, **values})
 
     async def delete(self, customer_id: UUID) -> None:
         await self._conn.execute(customer_metrics.delete()

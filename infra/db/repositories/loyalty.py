@@ -9,9 +9,10 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Text, and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import BigInteger, Text, and_, bindparam, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import Uuid
 
 from domain.loyalty.model import (
     EntryKind,
@@ -381,20 +382,47 @@ class SqlLoyaltyRepository:
         rows = await self._conn.execute(query.order_by(T.id.desc()).limit(page.limit + 1))
         return [_tier_change(r) for r in rows]
 
-    async def expire_due(self, now: datetime, limit: int) -> Sequence[ExpiredLot]:
-        rows = await self._conn.execute(select(L.id, L.member_id, L.remaining).where(
-            L.remaining > 0, L.expires_at.is_not(None), L.expires_at <= now,
-        ).order_by(L.expires_at, L.id).limit(limit).with_for_update(skip_locked=True))
-        return [ExpiredLot(id=r.id, member_id=r.member_id, points=int(r.remaining)) for r in rows]
+    async def expire_due(self, now: datetime, limit: int,
+                         after: tuple[datetime, UUID] | None = None) -> Sequence[ExpiredLot]:
+        query = select(L.id, L.member_id, L.remaining, L.expires_at).where(
+            L.remaining > 0, L.expires_at.is_not(None), L.expires_at <= now)
+        if after is not None:
+            # Keyset: lots expired by earlier batches leave dead index entries behind until vacuum;
+            # starting after the last one keeps every batch from scanning them again.
+            last = tuple_(literal(after[0], type_=L.expires_at.type), literal(after[1], type_=Uuid()))
+            query = query.where(tuple_(L.expires_at, L.id) > last)
+        rows = await self._conn.execute(query.order_by(L.expires_at, L.id).limit(limit)
+                                        .with_for_update(skip_locked=True))
+        return [ExpiredLot(id=r.id, member_id=r.member_id, points=int(r.remaining), expires_at=r.expires_at)
+                for r in rows]
 
     async def write_expiries(self, entries: Sequence[LedgerEntry]) -> None:
+        """A batch of expire entries in three statements whatever its size: the rows travel as
+        one array per column and are unnested server-side (no per-row parameter processing)."""
         if not entries:
             return
-        await self._conn.execute(loyalty_entries.insert(), [_entry_row(e) for e in entries])
-        await self._conn.execute(loyalty_lot_debits.insert(), _debit_rows(entries))
+        first = entries[0]
+        assert all(len(e.debits) == 1 and e.reason == first.reason and e.occurred_at == first.occurred_at
+                   for e in entries), "expire entries: one lot each, one run"
+        src = func.unnest(
+            bindparam("ids", [e.id for e in entries], type_=ARRAY(Uuid())),
+            bindparam("members", [e.member_id for e in entries], type_=ARRAY(Uuid())),
+            bindparam("lots", [e.debits[0].lot_id for e in entries], type_=ARRAY(Uuid())),
+            bindparam("points", [e.debits[0].points for e in entries], type_=ARRAY(BigInteger())),
+            bindparam("keys", [e.idempotency_key for e in entries], type_=ARRAY(Text())),
+        ).table_valued("id", "member_id", "lot_id", "points", "key").render_derived(name="src")
+        await self._conn.execute(insert(loyalty_entries).from_select(
+            ["id", "member_id", "kind", "points", "reason", "occurred_at", "idempotency_key", "source_type",
+             "source_id", "detail"],
+            select(src.c.id, src.c.member_id, literal("expire"), -src.c.points, literal(first.reason),
+                   literal(first.occurred_at, type_=E.occurred_at.type), src.c.key,
+                   literal(first.source_type), literal(first.source_id),
+                   literal({}, type_=E.detail.type))))
+        await self._conn.execute(insert(loyalty_lot_debits).from_select(
+            ["entry_id", "lot_id", "points"], select(src.c.id, src.c.lot_id, src.c.points)))
         await self._conn.execute(update(loyalty_lots).where(
-            L.id == func.any(bindparam("ids", [d.lot_id for e in entries for d in e.debits],
-                                       type_=ARRAY(L.id.type)))).values(remaining=0))
+            L.id == func.any(bindparam("lot_ids", [e.debits[0].lot_id for e in entries],
+                                       type_=ARRAY(Uuid())))).values(remaining=0))
 
     async def mismatches(self) -> Sequence[LedgerMismatch]:
         ledger = select(E.member_id.label("member_id"), func.sum(E.points).label("s")).group_by(
