@@ -16,6 +16,7 @@ from bench import (
     analytics_fit,
     analytics_incremental,
     analytics_recompute,
+    analytics_reports,
     csv_import,
     customer_read,
     events_ingest,
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "analytics_recompute": analytics_recompute.run,
     "analytics_incremental": analytics_incremental.run,
     "analytics_fit": analytics_fit.run,
+    "analytics_reports": analytics_reports.run,
 }
 
 

@@ -35,6 +35,7 @@ from infra.settings import Settings
 
 RATE = 200.0
 TARGET_MS = 5.0
+CONCURRENCY = 12  # below the pool's 16 connections
 CLOCK = SystemClock()
 
 
@@ -43,18 +44,21 @@ def _customer(k: int) -> uuid.UUID:
     return uuid.UUID(hashlib.md5(str(k).encode()).hexdigest())
 
 
-async def _open_loop(seconds: float, action: Any) -> tuple[list[float], float]:
-    """Start `action()` every 1/RATE s for `seconds`; latencies (ms) and the worst start lag (ms)."""
+async def _open_loop(seconds: float, action: Any, concurrency: int) -> tuple[list[float], float]:
+    """Start `action()` every 1/RATE s for `seconds`, at most `concurrency` at once (one per pooled
+    connection; the rest wait, as jobs wait for a worker). Returns each one's latency in ms from
+    its scheduled start (so time spent waiting counts), and the worst start lag of the loop (ms)."""
     latencies: list[float] = []
     lag = 0.0
     tasks = []
+    gate = asyncio.Semaphore(concurrency)
     start = time.perf_counter()
     n = int(seconds * RATE)
 
-    async def one() -> None:
-        t0 = time.perf_counter()
-        await action()
-        latencies.append((time.perf_counter() - t0) * 1000)
+    async def one(due: float) -> None:
+        async with gate:
+            await action()
+        latencies.append((time.perf_counter() - due) * 1000)
 
     for i in range(n):
         due = start + i / RATE
@@ -62,7 +66,7 @@ async def _open_loop(seconds: float, action: Any) -> tuple[list[float], float]:
         if delay > 0:
             await asyncio.sleep(delay)
         lag = max(lag, (time.perf_counter() - due) * 1000)
-        tasks.append(asyncio.create_task(one()))
+        tasks.append(asyncio.create_task(one(due)))
     await asyncio.gather(*tasks)
     return latencies, lag
 
@@ -109,24 +113,29 @@ async def _run(url: str, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
                 timings.append((time.perf_counter() - started) * 1000)
 
             timings: list[float] = []
-            await _open_loop(2.0, refresh)  # warm-up: connections, prepared statements
+            await _open_loop(2.0, refresh, CONCURRENCY)  # warm-up: connections, prepared statements
             timings.clear()
-            _, lag = await _open_loop(seconds, refresh)
+            latencies, lag = await _open_loop(seconds, refresh, CONCURRENCY)
             ours = sorted(timings)
             timings = []
-            _, bare_lag = await _open_loop(seconds, bare)
+            bare_latencies, bare_lag = await _open_loop(seconds, bare, CONCURRENCY)
             base = sorted(timings)
         finally:
             await pool.close()
-    p99, base_p99 = percentile(ours, 99), percentile(base, 99)
+    # The judged figure counts from each update's scheduled start: at 200/s, waiting for a free
+    # connection (a backlog when updates are slower than the rate) is part of the latency.
+    p99, base_p99 = percentile(latencies, 99), percentile(bare_latencies, 99)
     figures = [
-        Figure(f"incremental update p99 at {RATE:.0f} orders/s", p99, "ms", base_p99,
+        Figure(f"incremental update p99 at {RATE:.0f} orders/s (from scheduled start)", p99, "ms", base_p99,
                "bare per-customer aggregate p99 ms", f"<= {TARGET_MS:.0f} ms", p99 <= TARGET_MS),
-        Figure("incremental update p50", percentile(ours, 50), "ms", percentile(base, 50),
-               "bare per-customer aggregate p50 ms"),
+        Figure("incremental update service time p99", percentile(ours, 99), "ms", percentile(base, 99),
+               "bare per-customer aggregate service time p99 ms"),
+        Figure("incremental update service time p50", percentile(ours, 50), "ms", percentile(base, 50),
+               "bare per-customer aggregate service time p50 ms"),
     ]
     return figures, {"customers": customers, "orders": orders, "seconds": seconds, "updates": len(ours),
-                     "p50_ms": percentile(ours, 50), "p99_ms": p99, "max_ms": ours[-1],
+                     "p50_ms": percentile(latencies, 50), "p99_ms": p99, "max_ms": max(latencies),
+                     "service_p50_ms": percentile(ours, 50), "service_p99_ms": percentile(ours, 99),
                      "bare_p99_ms": base_p99, "worst_start_lag_ms": [lag, bare_lag]}
 
 

@@ -48,7 +48,7 @@ def _generate_sql(schema: str, customers: int, orders: int) -> list[str]:
                 discount_total, shipping_total, total, cost_total, refunded_total, channel, status,
                 created_at, updated_at)
             SELECT gen_random_uuid(), 'B' || g, md5((g % {customers})::text)::uuid,
-                   now() - (random() * 1095 || ' days')::interval - interval '1 hour', 'JPY',
+                   now() - random() * interval '1095 days' - interval '1 hour', 'JPY',
                    p, d, 500, p - d + 500, p * 4 / 10,
                    CASE WHEN st = 'refunded' THEN p - d + 500 WHEN st = 'partially_refunded' THEN p / 4
                         ELSE 0 END,

@@ -333,9 +333,10 @@ def _processes() -> dict[int, tuple[int, str, str]]:
     return found
 
 
-def cpu_snapshot(port: int) -> dict[str, float]:
-    """CPU seconds so far of the `kizuna serve` on `port` (with its workers) and of all postgres
-    processes (other databases' work on the same server shows up here too)."""
+def cpu_snapshot(port: int, database: str) -> dict[str, dict[int, float]]:
+    """CPU seconds so far, per process, of the `kizuna serve` on `port` (with its workers) and of
+    the PostgreSQL backends connected to `database`. Backends of other databases are left out:
+    on a shared machine they are someone else's work. Subtract two snapshots with `cpu_spent`."""
     procs = _processes()
     tree = {pid for pid, (_, _, cmd) in procs.items() if "serve" in cmd and f"--port {port}" in cmd}
     while True:
@@ -343,9 +344,16 @@ def cpu_snapshot(port: int) -> dict[str, float]:
         if not more:
             break
         tree |= more
-    postgres = [p for p, (_, name, _) in procs.items() if name == "postgres"]
-    return {"server": sum(cpu_seconds(sorted(tree)).values()),
-            "postgres": sum(cpu_seconds(postgres).values())}
+    backend = f" {database} "  # a backend's title: "postgres: USER DATABASE HOST STATE"
+    postgres = [p for p, (_, name, cmd) in procs.items() if name == "postgres" and backend in cmd]
+    return {"server": cpu_seconds(sorted(tree)), "postgres": cpu_seconds(postgres)}
+
+
+def cpu_spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds between two cpu_snapshot readings: of the processes alive at the second, less
+    what each had used at the first (all of it for one started in between). A backend that left
+    in between is not counted, so PostgreSQL's figure is a lower bound."""
+    return {key: sum(cpu - before[key].get(pid, 0.0) for pid, cpu in after[key].items()) for key in after}
 
 
 def run_alone(name: str, run: Callable[..., tuple[list[Figure], dict[str, Any]]]) -> None:

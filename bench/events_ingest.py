@@ -40,6 +40,7 @@ from bench.common import (
     Figure,
     bench_json,
     cpu_snapshot,
+    cpu_spent,
     get_token,
     kizuna,
     kizuna_server,
@@ -49,7 +50,7 @@ from bench.common import (
 )
 from bench.load import tool
 from domain.shared.ids import new_id
-from infra.db.urls import libpq_url
+from infra.db.urls import database_name, libpq_url
 
 WORKERS = 2
 BATCH = 1000
@@ -217,17 +218,19 @@ def _python_load(url: str, token: str, body_file: Path, run: str, seconds: int) 
 # -- where the CPU goes: the server's processes, PostgreSQL's (common.cpu_snapshot), the load
 # generator (this process's children) ----------------------------------------------------------
 
-def drive_endpoint(base: str, token: str, body_file: Path, run: str, seconds: int) -> dict[str, Any]:
+def drive_endpoint(base: str, database: str, token: str, body_file: Path, run: str,
+                   seconds: int) -> dict[str, Any]:
     url = f"{base}/v1/events/batch"
     port = int(base.rsplit(":", 1)[1])
-    before, children = cpu_snapshot(port), resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, children = cpu_snapshot(port, database), resource.getrusage(resource.RUSAGE_CHILDREN)
     load = (_wrk if tool() == "wrk" else _python_load)(url, token, body_file, run, seconds)
-    after, children_after = cpu_snapshot(port), resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent = cpu_spent(before, cpu_snapshot(port, database))
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     load["events_per_s"] = load["requests"] * BATCH / load["duration_s"]
     batches = max(load["requests"], 1)
     load["cpu_ms_per_batch"] = {
-        "server": (after["server"] - before["server"]) * 1000 / batches,
-        "postgres": (after["postgres"] - before["postgres"]) * 1000 / batches,
+        "server": spent["server"] * 1000 / batches,
+        "postgres": spent["postgres"] * 1000 / batches,
         "load_generator": (children_after.ru_utime + children_after.ru_stime - children.ru_utime
                            - children.ru_stime) * 1000 / batches}
     return load
@@ -236,7 +239,8 @@ def drive_endpoint(base: str, token: str, body_file: Path, run: str, seconds: in
 async def raw_copy(url: str, schema: str, batches: list[list[tuple[Any, ...]]]) -> dict[str, Any]:
     """COPY every batch into the events table, CONNECTIONS at a time, one transaction each."""
     conns = [await asyncpg.connect(libpq_url(url)) for _ in range(CONNECTIONS)]
-    before, own = cpu_snapshot(0)["postgres"], time.process_time()
+    database = str(database_name(url))
+    before, own = cpu_snapshot(0, database), time.process_time()
     queue: asyncio.Queue[list[tuple[Any, ...]]] = asyncio.Queue()
     for batch in batches:
         queue.put_nowait(batch)
@@ -256,7 +260,7 @@ async def raw_copy(url: str, schema: str, batches: list[list[tuple[Any, ...]]]) 
         await asyncio.gather(*(worker(c) for c in conns))
         took = time.perf_counter() - started
         # read before the connections close: a backend's CPU time leaves with its process
-        cpu = {"postgres": (cpu_snapshot(0)["postgres"] - before) * 1000 / len(batches),
+        cpu = {"postgres": cpu_spent(before, cpu_snapshot(0, database))["postgres"] * 1000 / len(batches),
                "copying_process": (time.process_time() - own) * 1000 / len(batches)}
     finally:
         for c in conns:
@@ -273,6 +277,7 @@ def run(server: str, *, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
     rng = random.Random(20261122)
     schema = "t_bench"
     with _serving(server) as (url, base, _http, token), tempfile.TemporaryDirectory() as tmp:
+        database = str(database_name(url))
         owners = asyncio.run(load_customers(url, schema, 2_000 if quick else CUSTOMERS))
         externals = list(owners)
         body_file = Path(tmp) / "batch.json"
@@ -281,7 +286,7 @@ def run(server: str, *, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
         rows = copy_rows(template, owners)
         size = body_file.stat().st_size
         # warm up: connection pools, statement caches, the staging table's plan
-        drive_endpoint(base, token, body_file, "warm", 3)
+        drive_endpoint(base, database, token, body_file, "warm", 3)
         endpoint: list[dict[str, Any]] = []
         baseline: list[dict[str, Any]] = []
         raw: list[dict[str, Any]] = []
@@ -293,7 +298,7 @@ def run(server: str, *, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
                     result = asyncio.run(raw_copy(url, schema, batches))
                     baseline.append(result)
                 else:
-                    result = drive_endpoint(base, token, body_file, f"r{i}", seconds)
+                    result = drive_endpoint(base, database, token, body_file, f"r{i}", seconds)
                     endpoint.append(result)
                 raw.append({"round": i, "what": what, "load_average_before": load_before, **result})
                 cpu = ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_ms_per_batch"].items())

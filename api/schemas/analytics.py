@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, Strict
 
 from api.schemas.common import Day, RequestBody, ResponseBody
 from domain.analytics.model import ClvModel, RfmDistribution
@@ -15,7 +15,10 @@ from domain.analytics.rfm import DEFAULT_SEGMENT_RULES, SegmentRule
 from domain.analytics.services import CustomerMetricsView
 from domain.analytics.settings import AnalyticsSettings
 
-Score = Annotated[int, Field(ge=1, le=5)]
+# JSON numbers only: pydantic's lax mode would read true as 1 and "12" as 12
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Score = Annotated[int, Strict(), Field(ge=1, le=5)]
 
 
 def _finite(value: float | None, digits: int = 6) -> float | None:
@@ -36,21 +39,21 @@ _DEFAULTS = AnalyticsSettings()
 class AnalyticsSettingsBody(RequestBody):
     """Every field is optional: an omitted field takes its default (PUT replaces the settings)."""
 
-    dormant_after_days: int = Field(_DEFAULTS.dormant_after_days, ge=1, le=3650,
+    dormant_after_days: Int = Field(_DEFAULTS.dormant_after_days, ge=1, le=3650,
                                     description="No order in this many days: dormant")
-    f2_window_days: int = Field(_DEFAULTS.f2_window_days, ge=1, le=3650,
+    f2_window_days: Int = Field(_DEFAULTS.f2_window_days, ge=1, le=3650,
                                 description="A second purchase within this many days of the first"
                                             " converts (F2)")
     ltv_period: Literal["year", "month"] = Field(_DEFAULTS.ltv_period, description="Formula LTV's period")
-    ltv_lifetime_periods: int = Field(_DEFAULTS.ltv_lifetime_periods, ge=1, le=100,
+    ltv_lifetime_periods: Int = Field(_DEFAULTS.ltv_lifetime_periods, ge=1, le=100,
                                       description="Formula LTV's expected lifetime, in periods")
-    annual_discount_rate: float = Field(_DEFAULTS.annual_discount_rate, ge=0, le=1, examples=[0.1])
-    clv_horizon_months: int = Field(_DEFAULTS.clv_horizon_months, ge=1, le=120,
+    annual_discount_rate: Float = Field(_DEFAULTS.annual_discount_rate, ge=0, le=1, examples=[0.1])
+    clv_horizon_months: Int = Field(_DEFAULTS.clv_horizon_months, ge=1, le=120,
                                     description="Horizon of expected purchases and predicted CLV")
-    clv_margin: float = Field(_DEFAULTS.clv_margin, ge=0, le=1,
+    clv_margin: Float = Field(_DEFAULTS.clv_margin, ge=0, le=1,
                               description="Gross margin applied to predicted revenue (0-1)")
     attribution_model: Literal["last_touch", "first_touch"] = _DEFAULTS.attribution_model
-    attribution_window_days: int = Field(_DEFAULTS.attribution_window_days, ge=1, le=365)
+    attribution_window_days: Int = Field(_DEFAULTS.attribution_window_days, ge=1, le=365)
     rfm_segments: list[SegmentRuleBody] | None = Field(
         None, max_length=25, description="Segment per (R, FM) cell; each of the 25 cells in exactly one rule."
                                          " Omitted: the default grid (docs/metrics.md)")

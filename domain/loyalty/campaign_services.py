@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from domain.customers.model import Channel, ConsentStatus, CustomerRef, normalise_identity
@@ -17,7 +17,6 @@ from domain.loyalty.campaign_model import (
     MAX_CODES_PER_UPLOAD,
     Campaign,
     CampaignEntered,
-    CampaignKind,
     CampaignStatus,
     Draw,
     Entry,
@@ -52,7 +51,8 @@ from domain.shared.ports import UnitOfWork
 _PROFILE_IDENTITIES = ("external_id", "line_user_id", "email", "phone")
 
 
-async def _campaign(uow: UnitOfWork, campaign_id: UUID, lock: Any = None) -> Campaign:
+async def _campaign(uow: UnitOfWork, campaign_id: UUID,
+                    lock: Literal["share", "update"] | None = None) -> Campaign:
     campaign = await uow.entry_campaigns.get(campaign_id, lock=lock)
     if campaign is None:
         raise NotFound("campaign", campaign_id)
@@ -437,7 +437,3 @@ async def get_draw(*, uow: UnitOfWork, campaign_id: UUID) -> Draw:
         raise NotFound("draw of campaign", campaign_id)
     return draw
 
-
-__all__ = ["CampaignKind", "CodeUpload", "EntryDraft", "create_campaign", "draw_lottery",
-           "enter_campaign", "get_campaign", "get_draw", "list_campaigns", "list_entries",
-           "update_campaign", "upload_codes"]

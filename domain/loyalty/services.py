@@ -302,17 +302,18 @@ async def _credit(uow: UnitOfWork, program: Program, member: Member, credits: Se
             earned += credit.points
     if not entries:
         return member, []
-    await uow.loyalty.write(entries, lots, {})
     member = replace(member, lifetime_points=member.lifetime_points + earned, debt=wallet.debt)
-    member = await _maybe_upgrade(uow, program, member, now, timezone)
-    await uow.loyalty.save_member(member)
+    member = await _maybe_upgrade(uow, program, member, now, timezone, unwritten_points=earned)
+    await uow.loyalty.write_credit(entries, lots, member)
     uow.publish(PointsEarned(member_id=member.id, program_id=program.id, customer_id=member.customer_id,
                              points=sum(e.points for e in entries), entry_ids=tuple(e.id for e in entries)))
     return member, entries
 
 
 async def _maybe_upgrade(uow: UnitOfWork, program: Program, member: Member, now: datetime,
-                         timezone: str) -> Member:
+                         timezone: str, unwritten_points: int = 0) -> Member:
+    """Upgrade at once when the member qualifies for a higher tier. `unwritten_points`: points
+    earned now and not yet written (they count: they fall in any window that ends now)."""
     tiers = program.terms.tiers
     position = rank(program.terms, member.tier)
     if not tiers or position == len(tiers) - 1:
@@ -322,6 +323,8 @@ async def _maybe_upgrade(uow: UnitOfWork, program: Program, member: Member, now:
         # Points earned in any window are at most the lifetime net earnings: no query needed.
         return member
     value = await uow.loyalty.qualifying_value(member, basis, window_start(program.terms, now, timezone))
+    if basis is TierBasis.POINTS_EARNED:
+        value += unwritten_points
     target = upgrade(program.terms, member.tier, value)
     if target is None:
         return member

@@ -557,3 +557,23 @@ async def test_sql_scores_and_summary_equal_the_domain_definitions(api, app, ten
     assert x.tolist() == summary.frequency[order].tolist()
     assert t_x.tolist() == summary.recency[order].tolist() and big_t.tolist() == summary.age[order].tolist()
     assert m == pytest.approx(summary.monetary_value[order])
+
+
+async def test_the_nightly_task_queues_one_recompute_per_tenant_at_3am_local(app, tenant_a, engine):
+    from infra.analytics.tasks import queue_nightly
+
+    three_am_tokyo = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)  # 03:00 on the 24th in Tokyo
+    noon_tokyo = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+    async def jobs() -> list[Any]:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(
+                f'SELECT kind, status, created_by FROM "t_{tenant_a.slug}".analytics_jobs'))).all()
+
+    assert (await queue_nightly(engine, app.state.caches, app.state.bus, noon_tokyo))["queued"] == 0
+    assert await jobs() == []
+    first = await queue_nightly(engine, app.state.caches, app.state.bus, three_am_tokyo)
+    assert first["queued"] >= 1
+    assert [tuple(j) for j in await jobs()] == [("recompute", "queued", "kizuna:nightly")]
+    await queue_nightly(engine, app.state.caches, app.state.bus, three_am_tokyo)  # still queued: no second
+    assert len(await jobs()) == 1

@@ -477,3 +477,30 @@ async def test_loyal_customers_come_from_the_last_metrics_recompute(api, engine,
     r = await get(api, tenant_a, "kpis")
     assert (r["loyal_customers"], r["loyal_customers_as_of"], r["loyal_customers_reason"]) == (2, "2026-03-31", None)
     assert (await get(api, tenant_b, "kpis"))["loyal_customers"] is None
+
+
+async def test_returned_units_give_their_cost_back(api, tenant_a):
+    body = {"order_number": "R-" + secrets.token_hex(5), "customer": {"external_id": "ret"},
+            "ordered_at": "2026-03-05T10:00:00+09:00", "channel": "ec", "discount_total": 1000, "total": 9000,
+            "lines": [{"sku": "TEA-1", "quantity": 2, "unit_price": 5000, "unit_cost": 2000}]}
+    r = await api.post("/v1/orders", json=body, headers=tenant_a.auth)
+    assert r.status_code == 201, r.text
+    # one unit back: its value less its share of the discount, 5000 - 500 = 4500
+    r = await api.post(f"/v1/orders/{r.json()['id']}/refunds", json={"lines": [{"line_no": 1, "quantity": 1}]},
+                       headers=tenant_a.auth)
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["order"]["net_gross_profit"] == 10000 - 4000 - 1000 - 4500 + 2000
+    k = await get(api, tenant_a, "kpis", **{"from": "2026-03-05", "to": "2026-03-05"})
+    assert (k["orders"], k["revenue"], k["gross_profit"]) == (1, 10000 - 4500, 2500)
+
+
+async def test_series_add_up_to_the_board(api, tenant_a):
+    """Daily points of revenue, orders and new customers sum to the board of the same period."""
+    await _kpi_data(api, tenant_a)
+    await _f2_data(api, tenant_a)
+    period = {"from": "2026-02-15", "to": "2026-04-10"}
+    board = await get(api, tenant_a, "kpis", **period)
+    for metric in ("revenue", "gross_profit", "orders", "new_customers"):
+        series = await get(api, tenant_a, "kpis/series", metric=metric, interval="day", **period)
+        assert len(series["points"]) == 55
+        assert sum(p["value"] for p in series["points"]) == board[metric], metric

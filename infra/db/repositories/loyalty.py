@@ -9,6 +9,8 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+import orjson
 from sqlalchemy import BigInteger, Text, and_, bindparam, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +31,7 @@ from domain.loyalty.ports import EntryFilter, ExpiredLot, LedgerMismatch, Ledger
 from domain.loyalty.rewards import Redemption, RedemptionStatus, Reward
 from domain.loyalty.rules import EarningRule, EventFacts, LineFacts, OrderFacts
 from domain.shared.pagination import PageRequest
+from infra.db.raw import RawSql
 from infra.db.repositories.loyalty_codec import (
     program_from_json,
     program_to_json,
@@ -48,7 +51,7 @@ from infra.db.tables.loyalty import (
     loyalty_rewards,
     loyalty_tier_changes,
 )
-from infra.db.tables.tenant import customers, events, order_lines, orders, products
+from infra.db.tables.tenant import customers, events, orders, products
 
 P, R, M = loyalty_programs.c, loyalty_earning_rules.c, loyalty_members.c
 E, L, D = loyalty_entries.c, loyalty_lots.c, loyalty_lot_debits.c
@@ -58,7 +61,8 @@ _MEMBER_COLUMNS = [M.id, M.program_id, M.customer_id, M.tier, M.tier_since, M.li
 
 
 def _program(r: Any) -> Program:
-    return Program(id=r.id, terms=program_from_json(r.terms), created_at=r.created_at,
+    return Program(id=r.id, terms=_cached("program", r.id, r.version, program_from_json, r.terms),
+                   created_at=r.created_at,
                    updated_at=r.updated_at, version=r.version)
 
 
@@ -119,9 +123,96 @@ def _debit_rows(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
     return [{"entry_id": e.id, "lot_id": d.lot_id, "points": d.points} for e in entries for d in e.debits]
 
 
+# The earn path runs for every order placed: its reads and its write are raw asyncpg (see
+# infra/db/raw.py), one round trip each, and parsed terms are kept per (id, version), since a
+# version's terms never change.
+_ORDER_FACTS_SQL = """
+SELECT o.customer_id, o.ordered_at, o.channel, o.total, o.shipping_total, o.status,
+       (SELECT json_agg(json_build_array(l.sku, l.quantity, l.unit_price, p.category_path) ORDER BY l.line_no)
+          FROM {s}.order_lines l LEFT JOIN {s}.products p ON p.sku = l.sku
+         WHERE l.order_id = o.id)::text AS lines,
+       NOT EXISTS (SELECT 1 FROM {s}.orders e
+                    WHERE e.customer_id = o.customer_id AND e.status <> 'cancelled' AND e.id <> o.id
+                      AND (e.ordered_at, e.id) < (o.ordered_at, o.id)) AS first
+  FROM {s}.orders o WHERE o.id = $1"""
+_EARNING_PROGRAMS_SQL = """
+SELECT p.id, p.terms::text AS terms, p.version, p.created_at, p.updated_at,
+       (SELECT json_agg(json_build_array(r.id, r.terms, r.created_at, r.updated_at, r.version))
+          FROM {s}.loyalty_earning_rules r WHERE r.program_id = p.id)::text AS rules,
+       m.id AS m_id, m.program_id AS m_program_id, m.customer_id AS m_customer_id, m.tier AS m_tier,
+       m.tier_since AS m_tier_since, m.lifetime_points AS m_lifetime_points, m.debt AS m_debt,
+       m.status AS m_status, m.enrolled_at AS m_enrolled_at, m.version AS m_version
+  FROM {s}.loyalty_programs p
+  LEFT JOIN {s}.loyalty_members m ON m.program_id = p.id AND m.customer_id = $1 AND m.status = 'active'
+ WHERE p.status = 'active' ORDER BY p.id"""
+_LOCK_MEMBER_SQL = """
+SELECT m.id, m.program_id, m.customer_id, m.tier, m.tier_since, m.lifetime_points, m.debt, m.status,
+       m.enrolled_at, m.version,
+       EXISTS (SELECT 1 FROM {s}.loyalty_entries e
+                WHERE e.member_id = m.id AND e.idempotency_key = $2) AS done
+  FROM {s}.loyalty_members m WHERE m.id = $1 FOR UPDATE OF m"""
+_WRITE_CREDIT_SQL = """
+WITH new_entries AS (
+  INSERT INTO {s}.loyalty_entries (id, member_id, kind, points, reason, occurred_at, idempotency_key,
+                                   source_type, source_id, rule_id, actor, detail)
+  SELECT t.id, $2, t.kind, t.points, t.reason, $3, t.key, t.source_type, t.source_id, t.rule_id, t.actor,
+         t.detail::jsonb
+    FROM unnest($1::uuid[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],
+                $10::uuid[], $11::text[], $12::text[])
+      AS t(id, kind, points, reason, key, source_type, source_id, rule_id, actor, detail)
+), new_lots AS (
+  INSERT INTO {s}.loyalty_lots (id, member_id, entry_id, points, remaining, available_at, expires_at,
+                                order_id)
+  SELECT t.id, $2, t.entry_id, t.points, t.remaining, t.available_at, t.expires_at, t.order_id
+    FROM unnest($13::uuid[], $14::uuid[], $15::bigint[], $16::bigint[], $17::timestamptz[],
+                $18::timestamptz[], $19::uuid[])
+      AS t(id, entry_id, points, remaining, available_at, expires_at, order_id)
+)
+UPDATE {s}.loyalty_members SET tier = $20, tier_since = $21, lifetime_points = $22, debt = $23,
+       version = version + 1
+ WHERE id = $2"""
+_SAVE_MEMBER = update(loyalty_members).where(M.id == bindparam("member_id")).values(
+    tier=bindparam("tier"), tier_since=bindparam("tier_since"), lifetime_points=bindparam("lifetime_points"),
+    debt=bindparam("debt"), status=bindparam("status"), version=M.version + 1)
+_TERMS_CACHE: dict[tuple[str, UUID, int], Any] = {}
+
+
+def _cached(kind: str, ident: UUID, version: int, parse: Any, raw: Any) -> Any:
+    key = (kind, ident, version)
+    found = _TERMS_CACHE.get(key)
+    if found is None:
+        if len(_TERMS_CACHE) > 10_000:
+            _TERMS_CACHE.clear()
+        found = _TERMS_CACHE[key] = parse(raw)
+    return found
+
+
+def _rule_from_json_row(program_id: UUID, raw: Sequence[Any]) -> EarningRule:
+    ident, terms, created, updated, version = raw
+    rule_id = UUID(ident)
+    return EarningRule(id=rule_id, program_id=program_id,
+                       terms=_cached("rule", rule_id, version, rule_from_json, terms),
+                       created_at=datetime.fromisoformat(created), updated_at=datetime.fromisoformat(updated),
+                       version=version)
+
+
+def _program_terms(raw: str) -> Any:
+    return program_from_json(orjson.loads(raw))
+
+
+def _member_record(r: asyncpg.Record, prefix: str = "") -> Member:
+    return Member(id=r[prefix + "id"], program_id=r[prefix + "program_id"],
+                  customer_id=r[prefix + "customer_id"], tier=r[prefix + "tier"],
+                  tier_since=r[prefix + "tier_since"],
+                  lifetime_points=int(r[prefix + "lifetime_points"]), debt=int(r[prefix + "debt"]),
+                  status=MemberStatus(r[prefix + "status"]), enrolled_at=r[prefix + "enrolled_at"],
+                  version=r[prefix + "version"])
+
+
 class SqlLoyaltyRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._raw = RawSql(conn)
 
     # -- programs ------------------------------------------------------------------------------
     async def add_program(self, program: Program) -> None:
@@ -226,9 +317,9 @@ class SqlLoyaltyRepository:
         return [_member(r) for r in rows]
 
     async def save_member(self, member: Member) -> None:
-        await self._conn.execute(update(loyalty_members).where(M.id == member.id).values(
-            tier=member.tier, tier_since=member.tier_since, lifetime_points=member.lifetime_points,
-            debt=member.debt, status=member.status.value, version=M.version + 1))
+        await self._conn.execute(_SAVE_MEMBER, {
+            "member_id": member.id, "tier": member.tier, "tier_since": member.tier_since,
+            "lifetime_points": member.lifetime_points, "debt": member.debt, "status": member.status.value})
 
     async def birthday_members(self, program_id: UUID, today: date) -> Sequence[Member]:
         born = customers.c.birth_date
@@ -471,55 +562,51 @@ class SqlLoyaltyRepository:
     async def order_facts(self, order_id: UUID) -> tuple[OrderFacts, UUID, str] | None:
         """The order as the rules see it, its customer and status, in one statement: lines with
         their catalogue categories, and whether the customer has an earlier (not cancelled) order."""
-        o, ol, pr = orders.c, order_lines.c, products.c
-        earlier = orders.alias("earlier")
-        lines = (select(func.json_agg(func.json_build_array(ol.sku, ol.quantity, ol.unit_price,
-                                                            pr.category_path)))
-                 .select_from(order_lines.outerjoin(products, pr.sku == ol.sku))
-                 .where(ol.order_id == o.id).scalar_subquery())
-        first = ~select(literal(1)).select_from(earlier).where(
-            earlier.c.customer_id == o.customer_id, earlier.c.status != "cancelled", earlier.c.id != o.id,
-            or_(earlier.c.ordered_at < o.ordered_at,
-                and_(earlier.c.ordered_at == o.ordered_at, earlier.c.id < o.id))).exists()
-        row = (await self._conn.execute(select(
-            o.customer_id, o.ordered_at, o.channel, o.total, o.shipping_total, o.status,
-            lines.label("lines"), first.label("first")).where(o.id == order_id))).first()
+        row = await self._raw.fetchrow(_ORDER_FACTS_SQL, order_id)
         if row is None:
             return None
         facts = OrderFacts(
-            ordered_at=row.ordered_at, channel=row.channel, total=int(row.total),
-            shipping_total=int(row.shipping_total), first_purchase=bool(row.first),
+            ordered_at=row["ordered_at"], channel=row["channel"], total=int(row["total"]),
+            shipping_total=int(row["shipping_total"]), first_purchase=bool(row["first"]),
             lines=tuple(LineFacts(sku=sku, quantity=q, amount=q * price, category_path=tuple(path or ()))
-                        for sku, q, price, path in (row.lines or [])))
-        return facts, row.customer_id, row.status
+                        for sku, q, price, path in orjson.loads(row["lines"] or "[]")))
+        return facts, row["customer_id"], row["status"]
 
     async def earning_programs(self, customer_id: UUID) -> Sequence[tuple[Program, Sequence[EarningRule],
                                                                           Member | None]]:
         """Every active program with its rules and this customer's active membership (if any), in
         one statement."""
-        rules = (select(func.json_agg(func.json_build_array(R.id, R.terms, R.created_at, R.updated_at,
-                                                            R.version)))
-                 .where(R.program_id == P.id).scalar_subquery())
-        membership = [c.label(f"m_{c.name}") for c in _MEMBER_COLUMNS]
-        query = (select(loyalty_programs, rules.label("rules"), *membership)
-                 .select_from(loyalty_programs.outerjoin(loyalty_members, and_(
-                     M.program_id == P.id, M.customer_id == customer_id, M.status == "active")))
-                 .where(P.status == "active").order_by(P.id))
         out: list[tuple[Program, Sequence[EarningRule], Member | None]] = []
-        for r in await self._conn.execute(query):
-            program = _program(r)
-            found = [EarningRule(id=UUID(i), program_id=program.id, terms=rule_from_json(terms),
-                                 created_at=datetime.fromisoformat(c), updated_at=datetime.fromisoformat(u),
-                                 version=v) for i, terms, c, u, v in (r.rules or [])]
-            out.append((program, found, _member(r, "m_") if r.m_id is not None else None))
+        for r in await self._raw.fetch(_EARNING_PROGRAMS_SQL, customer_id):
+            terms = _cached("program", r["id"], r["version"], _program_terms, r["terms"])
+            program = Program(id=r["id"], terms=terms, created_at=r["created_at"], updated_at=r["updated_at"],
+                              version=r["version"])
+            found = [_rule_from_json_row(program.id, raw) for raw in orjson.loads(r["rules"] or "[]")]
+            out.append((program, found, _member_record(r, "m_") if r["m_id"] is not None else None))
         return out
 
     async def lock_member_unless_done(self, member_id: UUID, key: str) -> tuple[Member | None, bool]:
         """Lock the member and say whether it already holds an entry with this idempotency key."""
-        done = select(literal(1)).where(E.member_id == M.id, E.idempotency_key == key).exists()
-        row = (await self._conn.execute(select(*_MEMBER_COLUMNS, done.label("done")).where(M.id == member_id)
-                                        .with_for_update(of=loyalty_members))).first()
-        return (_member(row), bool(row.done)) if row else (None, False)
+        row = await self._raw.fetchrow(_LOCK_MEMBER_SQL, member_id, key)
+        return (_member_record(row), bool(row["done"])) if row else (None, False)
+
+    async def write_credit(self, entries: Sequence[LedgerEntry], new_lots: Sequence[Lot],
+                           member: Member) -> None:
+        """Crediting entries (no debits) of one member at one instant, their lots, and the member's
+        new totals and tier: one statement."""
+        assert all(e.member_id == member.id and not e.debits and e.occurred_at == entries[0].occurred_at
+                   for e in entries)
+        await self._raw.execute(
+            _WRITE_CREDIT_SQL, [e.id for e in entries], member.id, entries[0].occurred_at,
+            [e.kind.value for e in entries], [e.points for e in entries], [e.reason for e in entries],
+            [e.idempotency_key for e in entries], [e.source_type for e in entries],
+            [e.source_id for e in entries], [e.rule_id for e in entries], [e.actor for e in entries],
+            [orjson.dumps(e.detail).decode() for e in entries],
+            [x.id for x in new_lots], [x.entry_id for x in new_lots], [x.points for x in new_lots],
+            [x.remaining for x in new_lots], [x.available_at for x in new_lots],
+            [x.expires_at for x in new_lots],
+            [x.order_id for x in new_lots],
+            member.tier, member.tier_since, member.lifetime_points, member.debt)
 
     async def line_categories(self, skus: Sequence[str]) -> dict[str, tuple[str, ...]]:
         if not skus:
