@@ -45,7 +45,7 @@ def _touch_sql(schema: str) -> list[str]:
         f"""INSERT INTO {s}.events (id, type, customer_id, occurred_at, received_at, properties,
                 touchpoint_channel, touchpoint_stage, campaign_id)
             SELECT gen_random_uuid(), 'ad_clicked', customer_id,
-                   ordered_at - (random() * 48 || ' hours')::interval,
+                   ordered_at - make_interval(mins => (random() * 2880)::int),
                    now(), '{{}}', (ARRAY['instagram_ad', 'line', 'search', 'email'])[1 + (random() * 3)::int],
                    'pre_purchase', 'camp-' || (random() * 9)::int
             FROM {s}.orders WHERE random() < 0.34""",

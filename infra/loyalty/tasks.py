@@ -31,6 +31,10 @@ from infra.db.uow import SqlUnitOfWork
 from infra.events import EventBus
 
 LOYALTY_QUEUE = "loyalty"
+# Scheduled sweeps over every tenant get their own queue: a worker draining event jobs (the test
+# suite's, or a dedicated one in production) is never held up by a sweep, and sweeps can be
+# given their own worker.
+SCHEDULE_QUEUE = "loyalty_schedule"
 ORDER_PLACED_TASK = "kizuna.loyalty.order_placed"
 ORDER_REFUNDED_TASK = "kizuna.loyalty.order_refunded"
 EVENTS_TASK = "kizuna.loyalty.events_ingested"
@@ -86,20 +90,20 @@ def register(app: procrastinate.App, engine: Callable[[], AsyncEngine], caches: 
         return {"entries": len(written)}
 
     @app.periodic(cron="7 * * * *", periodic_id="loyalty_expiry")
-    @app.task(name="kizuna.loyalty.expire_points", queue=LOYALTY_QUEUE, queueing_lock="loyalty_expiry")
+    @app.task(name="kizuna.loyalty.expire_points", queue=SCHEDULE_QUEUE, queueing_lock="loyalty_expiry")
     async def expire_task(timestamp: int) -> dict[str, int]:
         return await for_each_tenant(
             engine(), lambda u, t: services.expire_points(uow=u, clock=SystemClock()), uow)
 
     @app.periodic(cron="* * * * *", periodic_id="loyalty_reservations")
-    @app.task(name="kizuna.loyalty.release_reservations", queue=LOYALTY_QUEUE,
+    @app.task(name="kizuna.loyalty.release_reservations", queue=SCHEDULE_QUEUE,
               queueing_lock="loyalty_reservations")
     async def reservations_task(timestamp: int) -> dict[str, int]:
         return await for_each_tenant(
             engine(), lambda u, t: redemptions.release_lapsed_reservations(uow=u, clock=SystemClock()), uow)
 
     @app.periodic(cron="23 * * * *", periodic_id="loyalty_downgrades")
-    @app.task(name="kizuna.loyalty.evaluate_downgrades", queue=LOYALTY_QUEUE,
+    @app.task(name="kizuna.loyalty.evaluate_downgrades", queue=SCHEDULE_QUEUE,
               queueing_lock="loyalty_downgrades")
     async def downgrade_task(timestamp: int) -> dict[str, int]:
         at = datetime.fromtimestamp(timestamp, UTC)
@@ -112,7 +116,7 @@ def register(app: procrastinate.App, engine: Callable[[], AsyncEngine], caches: 
         return await for_each_tenant(engine(), evaluate, uow)
 
     @app.periodic(cron="3 * * * *", periodic_id="loyalty_birthdays")
-    @app.task(name="kizuna.loyalty.birthdays", queue=LOYALTY_QUEUE, queueing_lock="loyalty_birthdays")
+    @app.task(name="kizuna.loyalty.birthdays", queue=SCHEDULE_QUEUE, queueing_lock="loyalty_birthdays")
     async def birthday_task(timestamp: int) -> dict[str, int]:
         at = datetime.fromtimestamp(timestamp, UTC)
 

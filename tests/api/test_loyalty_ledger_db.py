@@ -23,9 +23,13 @@ from domain.loyalty.model import (
     ProgramTerms,
     Tier,
 )
+from domain.loyalty.ports import EntryFilter
 from domain.loyalty.rules import RuleTerms, Trigger
 from domain.shared.errors import Conflict, NotFound
 from domain.shared.pagination import PageRequest
+from infra.jobs import job_app
+from infra.loyalty.tasks import SCHEDULE_QUEUE
+from infra.settings import Settings
 from tests.fakes import FixedClock
 
 TZ = "Asia/Tokyo"
@@ -305,3 +309,24 @@ async def test_birthday_points_arrive_once_on_the_local_birthday(app, api, tenan
     assert await services.award_birthdays(uow=lo.uow(), clock=clock, timezone=TZ) == 2
     assert (await lo.view(march)).balances.active == 150
     assert await lo.consistent()
+
+
+async def test_the_scheduled_expiry_task_sweeps_every_tenant(app, database_url, tenant_a, tenant_b):
+    past = FixedClock((datetime.now(UTC) - timedelta(days=400)).isoformat())
+    members = []
+    for tenant in (tenant_a, tenant_b):
+        lo = Loyalty(app, tenant, past)
+        pid = await lo.program(expiry_policy=ExpiryPolicy.MONTHS_AFTER_EARN, expiry_months=1)
+        mid = await lo.member(pid, "sweep@example.jp")
+        await lo.earn(pid, mid, 70, "old")
+        members.append((lo, mid))
+    async with job_app(Settings(), database_url) as jobs:
+        await jobs.tasks["kizuna.loyalty.expire_points"].defer_async(timestamp=int(datetime.now(UTC).timestamp()))
+        await jobs.run_worker_async(queues=[SCHEDULE_QUEUE], wait=False, install_signal_handlers=False)
+    for lo, mid in members:
+        lo.clock.at = datetime.now(UTC)
+        b = (await lo.view(mid)).balances
+        assert (b.active, b.expired) == (0, 70)
+        entries = await services.list_entries(uow=lo.uow(), member_id=mid, filters=EntryFilter(),
+                                              page=PageRequest())
+        assert [e.kind.value for e in entries.items] == ["expire", "earn"]
