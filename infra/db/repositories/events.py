@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 from sqlalchemy import select, tuple_
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.customers.model import Customer, CustomerStatus
@@ -25,7 +26,7 @@ from domain.events.keyset import KeysetPage
 from domain.events.model import Event, NewEvent, Stage, Touchpoint
 from domain.events.ports import CustomerState, EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter
-from infra.db.migrate import quote_schema
+from infra.db.raw import RawSql
 from infra.db.repositories.timeline import SqlTimelineReader, merged_sources
 from infra.db.tables.tenant import events
 
@@ -82,40 +83,24 @@ def to_domain(r: Any) -> Event:
 class SqlEventRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._raw = RawSql(conn)
 
     # -- raw access for the bulk paths ---------------------------------------------------------
     def _schema_name(self) -> str:
-        translate = self._conn.sync_connection.get_execution_options().get("schema_translate_map") \
-            if self._conn.sync_connection is not None else None
-        schema = (translate or {}).get(None)
-        if not schema:
-            raise RuntimeError("the events repository needs a connection bound to a tenant schema")
-        quote_schema(schema)  # refuses anything that is not a plain schema name
-        return str(schema)
+        return self._raw.schema_name()
 
     def _schema(self) -> str:
-        return quote_schema(self._schema_name())
+        return self._raw.schema()
 
     async def _driver(self) -> asyncpg.Connection:
         """The asyncpg connection under the unit of work's, inside its transaction."""
-        raw = await self._conn.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-        if not driver.is_in_transaction():
-            # SQLAlchemy sends BEGIN lazily, with the first statement; raw SQL must not run before it.
-            await self._conn.exec_driver_sql("SELECT 1")
-        return driver
+        return await self._raw.driver()
 
     # -- ingest --------------------------------------------------------------------------------
     async def _fetch(self, name: str, *args: Any) -> Sequence[Any]:
-        """Rows of one of the bulk statements (each indexable like a tuple)."""
-        sql = _SQL[name].format(s=self._schema())
-        raw = await self._conn.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-        if not driver.is_in_transaction():
-            # SQLAlchemy opens the transaction with its first statement: this one, through
-            # SQLAlchemy, rather than a `SELECT 1` before it (one round trip less per batch).
-            return list(await self._conn.exec_driver_sql(sql, args))
-        return await driver.fetch(sql, *args)  # type: ignore[no-any-return]
+        """Rows of one of the bulk statements (each indexable by position and by name)."""
+        return [tuple(row.values()) if isinstance(row, RowMapping) else row
+                for row in await self._raw.fetch(_SQL[name], *args)]
 
     async def existing_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
