@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Security
 from api.deps import Caller, tenant_caller
 from api.http.problems import problem_responses
 from api.schemas.common import Day
-from api.schemas.reports import AcquisitionRead, CohortsRead, F2Read, KpisRead, RomiRead, SeriesRead
+from api.schemas.reports import AcquisitionReportRead, CohortsRead, F2Read, KpisRead, RomiRead, SeriesRead
 from domain.analytics.acquisition import get_acquisition
 from domain.analytics.attribution import get_romi
 from domain.analytics.cohorts import get_cohorts
@@ -65,17 +65,17 @@ async def cohorts(caller: Reader, by: Literal["month", "week"] = "month",
     return CohortsRead.from_domain(matrix)
 
 
-@router.get("/acquisition", operation_id="analytics_acquisition", response_model=AcquisitionRead,
+@router.get("/acquisition", operation_id="analytics_acquisition", response_model=AcquisitionReportRead,
             summary="Per first touchpoint: customers acquired, F2 rate, 6- and 12-month LTV, retention",
             responses=problem_responses())
 async def acquisition(caller: Reader, group_by: Literal["channel", "stage", "campaign"] = "channel",
                       from_: Annotated[Day | None, Query(alias="from", description=(
                           "Customers whose first purchase is on or after this day; default: 364 days "
                           "before `to`"))] = None,
-                      to: To = None) -> AcquisitionRead:
+                      to: To = None) -> AcquisitionReportRead:
     report = await get_acquisition(uow=caller.uow, scope=_scope(caller), group_by=group_by, start=from_,
                                    end=to)
-    return AcquisitionRead.from_domain(report)
+    return AcquisitionReportRead.from_domain(report)
 
 
 @router.get("/kpis", operation_id="analytics_kpis", response_model=KpisRead,

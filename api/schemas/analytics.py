@@ -105,12 +105,12 @@ class RfmRead(ResponseBody):
     segment: str = Field(examples=["champions"])
 
 
-class HistoricalLtvRead(ResponseBody):
+class CustomerHistoricalLtvRead(ResponseBody):
     revenue: int = Field(description="Net revenue to date, minor units", examples=[48000])
     gross_profit: int = Field(description="Net gross profit to date, minor units", examples=[19000])
 
 
-class F2Read(ResponseBody):
+class CustomerF2Read(ResponseBody):
     status: Literal["converted", "pending", "not_converted"] = Field(
         description="converted: second purchase occasion within the window; pending: none yet and the window"
                     " is still open; not_converted: none within the window (a later one is a repeat, not F2)")
@@ -130,7 +130,7 @@ class CustomerMetricsRead(ResponseBody):
     average_order_value: float | None = Field(description="revenue / orders; null without orders")
     days_since_last_order: int | None = Field(description="Tenant-local days from the last order to today")
     rfm: RfmRead | None = Field(description="null until a recompute has scored the tenant's customers")
-    historical_ltv: HistoricalLtvRead
+    historical_ltv: CustomerHistoricalLtvRead
     formula_ltv: float | None = Field(description="Average gross profit per period x lifetime x discount"
                                                   " factor")
     p_alive: float | None = Field(description="BG/NBD probability the customer is still active; null"
@@ -142,7 +142,7 @@ class CustomerMetricsRead(ResponseBody):
                                                     " units")
     horizon_months: int
     dormant: bool = Field(description="No order in the tenant's dormant_after_days (false without orders)")
-    f2: F2Read | None = Field(description="null without orders")
+    f2: CustomerF2Read | None = Field(description="null without orders")
     as_of: date | None = Field(description="The day the stored values were computed for")
     computed_at: datetime | None
 
@@ -153,7 +153,7 @@ class CustomerMetricsRead(ResponseBody):
             return cls(customer_id=view.customer_id, first_order_at=None, last_order_at=None, orders=0,
                        purchase_occasions=0, revenue=0, gross_profit=0, average_order_value=None,
                        days_since_last_order=None, rfm=None,
-                       historical_ltv=HistoricalLtvRead(revenue=0,
+                       historical_ltv=CustomerHistoricalLtvRead(revenue=0,
                                                         gross_profit=0), formula_ltv=0.0, p_alive=None,
                        expected_purchases=None, expected_average_order_value=None, predicted_clv=None,
                        horizon_months=s.clv_horizon_months, dormant=False, f2=None, as_of=None,
@@ -174,13 +174,14 @@ class CustomerMetricsRead(ResponseBody):
                    average_order_value=_finite(p.revenue / p.orders, 2) if p.orders else None,
                    days_since_last_order=since,
                    rfm=RfmRead(r=m.rfm.r, f=m.rfm.f, m=m.rfm.m, segment=m.rfm.segment) if m.rfm else None,
-                   historical_ltv=HistoricalLtvRead(revenue=p.revenue, gross_profit=p.gross_profit),
+                   historical_ltv=CustomerHistoricalLtvRead(revenue=p.revenue, gross_profit=p.gross_profit),
                    formula_ltv=_finite(m.formula_ltv, 2), p_alive=_finite(pred.p_alive),
                    expected_purchases=_finite(pred.expected_purchases),
                    expected_average_order_value=_finite(pred.expected_average_order_value, 2),
                    predicted_clv=_finite(pred.predicted_clv, 2), horizon_months=s.clv_horizon_months,
                    dormant=since >= s.dormant_after_days,
-                   f2=F2Read(status=f2, days_to_second_purchase=to_second, window_days=s.f2_window_days),
+                   f2=CustomerF2Read(status=f2, days_to_second_purchase=to_second,
+                                     window_days=s.f2_window_days),
                    as_of=m.as_of, computed_at=m.computed_at)
 
 

@@ -98,7 +98,7 @@ class RequirementRead(BaseModel):
     min_amount: int | None
 
 
-class AwardRead(BaseModel):
+class CampaignAwardRead(BaseModel):
     program_id: UUID
     points: int
 
@@ -113,7 +113,7 @@ class CampaignRead(ResponseBody):
     ends_at: datetime
     entry_limit: int
     requirement: RequirementRead | None
-    award: AwardRead | None
+    award: CampaignAwardRead | None
     winners: int | None
     created_at: datetime
     updated_at: datetime
@@ -124,7 +124,8 @@ class CampaignRead(ResponseBody):
                    status=x.status.value, starts_at=x.starts_at, ends_at=x.ends_at,
                    entry_limit=x.entry_limit,
                    requirement=RequirementRead(**x.requirement.to_json()) if x.requirement else None,
-                   award=AwardRead(program_id=x.award.program_id, points=x.award.points) if x.award else None,
+                   award=CampaignAwardRead(program_id=x.award.program_id, points=x.award.points)
+                   if x.award else None,
                    winners=x.winners, created_at=x.created_at, updated_at=x.updated_at)
 
 

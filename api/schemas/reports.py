@@ -168,7 +168,7 @@ class AcquisitionGroupRead(BaseModel):
                    ltv_12m=HistoricalLtvRead.from_domain(r.ltv[1]))
 
 
-class AcquisitionRead(BaseModel):
+class AcquisitionReportRead(BaseModel):
     group_by: str
     period: PeriodRead = Field(description="Customers whose first purchase occasion is in these days")
     f2_window_days: int
@@ -176,7 +176,7 @@ class AcquisitionRead(BaseModel):
     groups: list[AcquisitionGroupRead]
 
     @classmethod
-    def from_domain(cls, a: AcquisitionReport) -> AcquisitionRead:
+    def from_domain(cls, a: AcquisitionReport) -> AcquisitionReportRead:
         return cls(group_by=a.group_by, period=_period(a.period.start, a.period.end),
                    f2_window_days=a.f2_window_days, dormant_after_days=a.dormant_after_days,
                    groups=[AcquisitionGroupRead.from_domain(r) for r in a.rows])
