@@ -7,7 +7,13 @@ import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+from sqlalchemy import text
+
+from domain.auth.model import TenantRef
+from domain.loyalty.services import earn_for_order
+from domain.shared.clock import SystemClock
 from infra.jobs import job_app
 from infra.loyalty.tasks import LOYALTY_QUEUE
 from infra.settings import Settings
@@ -17,8 +23,14 @@ PROGRAM = {"name": "Kizuna Points", "earn_rate": {"points": 1, "per_amount": 100
                      {"name": "Gold", "threshold": 500, "multiplier": 2}]}
 
 
-async def work(database_url: str) -> None:
-    """Run the loyalty jobs queued so far, as `kizuna worker` would."""
+async def work(engine, database_url: str, tenant) -> None:
+    """Run `tenant`'s queued loyalty jobs, as `kizuna worker` would. Every order and event batch of
+    the whole session queues a loyalty job; other tenants' are dropped first (only these tests run
+    this queue), or the first test here would work through thousands of them."""
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "DELETE FROM control.procrastinate_jobs WHERE queue_name = :q AND status = 'todo'"
+            " AND args->>'tenant_id' <> :tenant"), {"q": LOYALTY_QUEUE, "tenant": tenant.id})
     async with job_app(Settings(), database_url) as jobs:
         await jobs.run_worker_async(queues=[LOYALTY_QUEUE], wait=False, install_signal_handlers=False)
 
@@ -123,7 +135,8 @@ async def test_enrolment_is_idempotent_per_customer_and_isolated(api, tenant_a, 
     assert [(c["from_tier"], c["to_tier"], c["reason"]) for c in history["data"]] == [(None, "Regular", "enrolled")]
 
 
-async def test_orders_earn_points_rule_by_rule_and_refunds_claw_back(api, tenant_a, tenant_b, database_url):
+async def test_orders_earn_points_rule_by_rule_and_refunds_claw_back(app, api, engine, tenant_a, tenant_b,
+                                                                   database_url):
     p = await program(api, tenant_a)
     await api.post("/v1/products", headers=tenant_a.auth, json={
         "sku": "TEA-1", "name": "ほうじ茶", "price": 1000, "category_path": ["食品", "お茶"]})
@@ -137,7 +150,7 @@ async def test_orders_earn_points_rule_by_rule_and_refunds_claw_back(api, tenant
     # 2 teas (2,000) + a mug (1,000) - 300 discount + 500 shipping: eligible 2,700 (no shipping).
     placed = await order(api, tenant_a, "buyer@example.jp", [("TEA-1", 2, 1000), ("MUG-1", 1, 1000)],
                          shipping=500, discount=300)
-    await work(database_url)
+    await work(engine, database_url, tenant_a)
     entries = (await api.get(f"/v1/loyalty/members/{m['id']}/transactions", headers=tenant_a.auth)).json()["data"]
     by_reason = {e["reason"]: e["points"] for e in entries}
     # base 27; tea lines' eligible share is 1,800 of 2,700 -> 18 x (3 - 1) = 36; first purchase 100
@@ -147,18 +160,23 @@ async def test_orders_earn_points_rule_by_rule_and_refunds_claw_back(api, tenant
     assert after["balances"]["active"] == 163 and after["lifetime_points"] == 163
     assert after["tier"]["name"] == "Silver"  # 163 earned >= 50: upgraded at once
 
-    await work(database_url)  # a replayed job changes nothing
+    # The job run again (procrastinate may run a job twice) changes nothing.
+    ref = TenantRef(id=UUID(tenant_a.id), slug=tenant_a.slug, schema=f"t_{tenant_a.slug}",
+                    timezone="Asia/Tokyo", currency="JPY")
+    again = await earn_for_order(uow=app.state.wiring.uow_factory(ref), clock=SystemClock(),
+                                 order_id=UUID(placed["id"]), timezone="Asia/Tokyo")
+    assert again == []
     assert (await member(api, tenant_a, m["id"]))["balances"]["active"] == 163
 
     refund = await api.post(f"/v1/orders/{placed['id']}/refunds", json={"amount": 1600}, headers=tenant_a.auth)
     assert refund.status_code == 201, refund.text
-    await work(database_url)
+    await work(engine, database_url, tenant_a)
     # 1,600 of 3,200 refunded: half of the 163 points, rounded down = 81
     partial = await member(api, tenant_a, m["id"])
     assert partial["balances"]["active"] == 163 - 81 and partial["lifetime_points"] == 82
     rest = await api.post(f"/v1/orders/{placed['id']}/refunds", json={"amount": 1600}, headers=tenant_a.auth)
     assert rest.status_code == 201, rest.text
-    await work(database_url)
+    await work(engine, database_url, tenant_a)
     final = await member(api, tenant_a, m["id"])
     assert final["balances"]["active"] == 0 and final["lifetime_points"] == 0
     reversals = (await api.get(f"/v1/loyalty/members/{m['id']}/transactions", params={"kind": "reverse"},
@@ -330,7 +348,7 @@ async def test_simulate_shows_each_rule_and_writes_nothing(api, tenant_a, tenant
     assert bad_rule.status_code == 422
 
 
-async def test_event_rules_award_fixed_points_once_per_event(api, tenant_a, database_url):
+async def test_event_rules_award_fixed_points_once_per_event(api, engine, tenant_a, database_url):
     p = await program(api, tenant_a)
     await api.post(f"/v1/loyalty/programs/{p['id']}/earning-rules", headers=tenant_a.auth, json={
         "name": "Survey thanks", "trigger": "event", "event_type": "survey_answered", "points": 30,
@@ -341,12 +359,12 @@ async def test_event_rules_award_fixed_points_once_per_event(api, tenant_a, data
                "properties": {"survey_id": "s1"}} for i in range(3)]
     r = await api.post("/v1/events/batch", json={"events": events}, headers=tenant_a.auth)
     assert r.status_code == 200, r.text
-    await work(database_url)
+    await work(engine, database_url, tenant_a)
     after = await member(api, tenant_a, m["id"])
     assert after["balances"]["active"] == 60  # three events, capped at 60 a day
     again = await api.post("/v1/events/batch", json={"events": events}, headers=tenant_a.auth)
     assert again.status_code == 200
-    await work(database_url)
+    await work(engine, database_url, tenant_a)
     assert (await member(api, tenant_a, m["id"]))["balances"]["active"] == 60
 
 
