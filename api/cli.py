@@ -93,6 +93,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
 def worker(queues: Annotated[str, typer.Option(help="Comma-separated queues; empty: all")] = "",
            concurrency: Annotated[int, typer.Option(help="Jobs at once")] = 4) -> None:
     """Run background and scheduled jobs (procrastinate) until interrupted."""
+    from infra.heap import settle_after_startup
     from infra.jobs import job_app
     from infra.logging import configure_logging
 
@@ -101,6 +102,7 @@ def worker(queues: Annotated[str, typer.Option(help="Comma-separated queues; emp
 
     async def run(url: str) -> None:
         async with job_app(settings, url) as jobs:
+            settle_after_startup()
             await jobs.run_worker_async(queues=[q for q in queues.split(",") if q] or None,
                                         concurrency=concurrency)
 

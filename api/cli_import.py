@@ -11,7 +11,6 @@ interruption (`--resume` continues), 2 when the header is not one the kind reads
 from __future__ import annotations
 
 import asyncio
-import gc
 import getpass
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from domain.shared.clock import SystemClock
 from domain.shared.errors import Conflict, DomainError, InvalidInput
 from infra.db.engine import database
 from infra.db.uow import SqlUnitOfWork
+from infra.heap import settle_after_startup
 from infra.imports.runner import FileImport, FileImportResult, import_file
 from infra.imports.source import SourceError, SourceInfo
 from infra.settings import Settings
@@ -135,10 +135,7 @@ def _run(kind: ImportKind, file: Path, tenant: str, dry_run: bool, encoding: str
                 progress.update(task, completed=result.info.size)
             return result
 
-    # Rows make many short-lived, acyclic objects: the collector's full passes over everything the
-    # process has loaded cost more than they free. Freeze start-up objects, collect rarely.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    settle_after_startup()  # rows make many short-lived, acyclic objects
     with database(settings) as url:
         try:
             result = asyncio.run(main(url))

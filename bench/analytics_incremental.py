@@ -7,10 +7,16 @@ from their orders, RFM against the edges, formula LTV, BG/NBD and Gamma-Gamma pr
 upsert and the commit.
 
 Measured: an open loop at 200 orders/s for 30 s (`--quick`: 10 s). Each tick inserts one order
-for a random customer (not timed) and then runs `refresh_customer_metrics`, the use case the
-refresh job runs; its latency is timed. Baseline in the same run, at the same rate on the same
-customers: the bare per-customer aggregate (count, days, max, sums over the customer's orders)
-with asyncpg. Target: p99 <= 5 ms.
+for a random customer and then runs `refresh_customer_metrics`, the use case the refresh job
+runs, at most CONCURRENCY at once (as jobs wait for a free worker). The judged latency runs from
+the order's commit (when its refresh job becomes due) to the refresh's commit, waiting for a free
+slot included; the latency from the tick (inserting the order included) is printed too. Baseline
+in the same run, at the same rate on the same customers: the bare per-customer aggregate (count,
+days, max, sums over the customer's orders) with asyncpg, timed the same way. Target: p99 <= 5 ms.
+
+After generating the data, the tables are vacuumed and analysed and a checkpoint is forced, so
+that autovacuum and checkpoint writes caused by the set-up (1,000,000 fresh rows) do not land in
+the measured seconds of one side only.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from domain.analytics.services import recompute_metrics, refresh_customer_metric
 from domain.auth.model import TenantRef
 from domain.shared.clock import SystemClock
 from infra.db.urls import libpq_url
+from infra.heap import settle_after_startup
 from infra.runtime import Runtime, runtime
 from infra.settings import Settings
 
@@ -44,11 +51,14 @@ def _customer(k: int) -> uuid.UUID:
     return uuid.UUID(hashlib.md5(str(k).encode()).hexdigest())
 
 
-async def _open_loop(seconds: float, action: Any, concurrency: int) -> tuple[list[float], float]:
-    """Start `action()` every 1/RATE s for `seconds`, at most `concurrency` at once (one per pooled
-    connection; the rest wait, as jobs wait for a worker). Returns each one's latency in ms from
-    its scheduled start (so time spent waiting counts), and the worst start lag of the loop (ms)."""
+async def _open_loop(seconds: float, prepare: Any, action: Any, concurrency: int
+                     ) -> tuple[list[float], list[float], float]:
+    """Every 1/RATE s for `seconds`: `prepare()` (insert the order), then `action()`, at most
+    `concurrency` actions at once (one per pooled connection; the rest wait, as jobs wait for a
+    worker). Returns each action's latency in ms from the end of its `prepare()` (waiting for a
+    slot counts), the same from its scheduled tick, and the worst start lag of the loop (ms)."""
     latencies: list[float] = []
+    from_tick: list[float] = []
     lag = 0.0
     tasks = []
     gate = asyncio.Semaphore(concurrency)
@@ -56,9 +66,13 @@ async def _open_loop(seconds: float, action: Any, concurrency: int) -> tuple[lis
     n = int(seconds * RATE)
 
     async def one(due: float) -> None:
+        args = await prepare()
+        ready = time.perf_counter()
         async with gate:
-            await action()
-        latencies.append((time.perf_counter() - due) * 1000)
+            await action(*args)
+        done = time.perf_counter()
+        latencies.append((done - ready) * 1000)
+        from_tick.append((done - due) * 1000)
 
     for i in range(n):
         due = start + i / RATE
@@ -68,7 +82,7 @@ async def _open_loop(seconds: float, action: Any, concurrency: int) -> tuple[lis
         lag = max(lag, (time.perf_counter() - due) * 1000)
         tasks.append(asyncio.create_task(one(due)))
     await asyncio.gather(*tasks)
-    return latencies, lag
+    return latencies, from_tick, lag
 
 
 async def _insert_order(pool: asyncpg.Pool, schema: str, customer: uuid.UUID) -> None:
@@ -86,13 +100,19 @@ async def _run(url: str, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
     async with runtime(Settings(), url, pool_size=16) as rt:
         tenant = await _tenant(rt, "bench_incremental")
         await _prepare(rt, tenant, customers, orders)
+        # As `kizuna worker` does once started (infra/heap.py); the set-up above is no part of a
+        # worker's life, so what it left behind is settled here.
+        settle_after_startup()
         pool = await asyncpg.create_pool(libpq_url(url), min_size=8, max_size=16)
         try:
             rng = random.Random(7)
 
-            async def refresh() -> None:
+            async def order() -> tuple[uuid.UUID]:
                 customer = _customer(rng.randrange(customers))
                 await _insert_order(pool, tenant.schema, customer)
+                return (customer,)
+
+            async def refresh(customer: uuid.UUID) -> None:
                 started = time.perf_counter()
                 await refresh_customer_metrics(uow=rt.uow_factory(tenant), clock=CLOCK,
                                                timezone=tenant.timezone,
@@ -105,29 +125,29 @@ async def _run(url: str, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
                         f' FROM "{tenant.schema}".orders'
                         " WHERE customer_id = $1 AND status IN ('placed', 'partially_refunded')")
 
-            async def bare() -> None:
-                customer = _customer(rng.randrange(customers))
-                await _insert_order(pool, tenant.schema, customer)
+            async def bare(customer: uuid.UUID) -> None:
                 started = time.perf_counter()
                 await pool.fetchrow(bare_sql, customer, tenant.timezone)
                 timings.append((time.perf_counter() - started) * 1000)
 
             timings: list[float] = []
-            await _open_loop(2.0, refresh, CONCURRENCY)  # warm-up: connections, prepared statements
+            await _open_loop(2.0, order, refresh, CONCURRENCY)  # warm-up: connections, statements
             timings.clear()
-            latencies, lag = await _open_loop(seconds, refresh, CONCURRENCY)
+            latencies, ticks, lag = await _open_loop(seconds, order, refresh, CONCURRENCY)
             ours = sorted(timings)
             timings = []
-            bare_latencies, bare_lag = await _open_loop(seconds, bare, CONCURRENCY)
+            bare_latencies, bare_ticks, bare_lag = await _open_loop(seconds, order, bare, CONCURRENCY)
             base = sorted(timings)
         finally:
             await pool.close()
-    # The judged figure counts from each update's scheduled start: at 200/s, waiting for a free
-    # connection (a backlog when updates are slower than the rate) is part of the latency.
+    # The judged figure counts from each order's commit: at 200/s, waiting for a free connection
+    # (a backlog when updates are slower than the rate) is part of the latency.
     p99, base_p99 = percentile(latencies, 99), percentile(bare_latencies, 99)
     figures = [
-        Figure(f"incremental update p99 at {RATE:.0f} orders/s (from scheduled start)", p99, "ms", base_p99,
-               "bare per-customer aggregate p99 ms", f"<= {TARGET_MS:.0f} ms", p99 <= TARGET_MS),
+        Figure(f"incremental update p99 at {RATE:.0f} orders/s (from the order's commit)", p99, "ms",
+               base_p99, "bare per-customer aggregate p99 ms", f"<= {TARGET_MS:.0f} ms", p99 <= TARGET_MS),
+        Figure("incremental update p99 from the tick (inserting the order included)", percentile(ticks, 99),
+               "ms", percentile(bare_ticks, 99), "bare per-customer aggregate p99 ms"),
         Figure("incremental update service time p99", percentile(ours, 99), "ms", percentile(base, 99),
                "bare per-customer aggregate service time p99 ms"),
         Figure("incremental update service time p50", percentile(ours, 50), "ms", percentile(base, 50),
@@ -136,7 +156,9 @@ async def _run(url: str, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
     return figures, {"customers": customers, "orders": orders, "seconds": seconds, "updates": len(ours),
                      "p50_ms": percentile(latencies, 50), "p99_ms": p99, "max_ms": max(latencies),
                      "service_p50_ms": percentile(ours, 50), "service_p99_ms": percentile(ours, 99),
-                     "bare_p99_ms": base_p99, "worst_start_lag_ms": [lag, bare_lag]}
+                     "bare_p99_ms": base_p99, "from_tick_p99_ms": [percentile(ticks, 99),
+                                                                   percentile(bare_ticks, 99)],
+                     "worst_start_lag_ms": [lag, bare_lag]}
 
 
 async def _prepare(rt: Runtime, tenant: TenantRef, customers: int, orders: int) -> None:
@@ -150,6 +172,12 @@ async def _prepare(rt: Runtime, tenant: TenantRef, customers: int, orders: int) 
             " '1997-09-30',"
             " true, 40, now())"))
     await recompute_metrics(uow_factory=lambda: rt.uow_factory(tenant), clock=CLOCK, timezone=tenant.timezone)
+    async with rt.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        # Settle what the set-up caused before measuring (see the module docstring).
+        for table in ("orders", "order_lines", "customer_metrics"):
+            await conn.execute(text(f'VACUUM ANALYZE "{tenant.schema}".{table}'))
+        await conn.execute(text("CHECKPOINT"))
 
 
 def run(server: str, *, quick: bool) -> tuple[list[Figure], dict[str, Any]]:

@@ -52,19 +52,31 @@ def discounted_expected_purchases(params: BgNbdParams, *, horizon: float, delta:
                                   frequency: npt.ArrayLike, recency: npt.ArrayLike, age: npt.ArrayLike,
                                   nodes: int = QUADRATURE_NODES) -> FloatArray:
     """DET(H): each expected purchase in (T, T + H] weighted by e^(-delta t) at its time t."""
+    return expected_and_discounted(params, horizon=horizon, delta=delta, frequency=frequency,
+                                   recency=recency, age=age, nodes=nodes)[1]
+
+
+def expected_and_discounted(params: BgNbdParams, *, horizon: float, delta: float,
+                            frequency: npt.ArrayLike, recency: npt.ArrayLike, age: npt.ArrayLike,
+                            nodes: int = QUADRATURE_NODES) -> tuple[FloatArray, FloatArray]:
+    """(E[Y(H)], DET(H)) per customer. E[Y(t)] is evaluated once, at the quadrature nodes and at
+    H together: the per-order metrics refresh needs both, for one customer at a time."""
     if not (np.isfinite(horizon) and horizon >= 0):
         raise InvalidInput("horizon must be a finite number >= 0", field="horizon")
     if not (np.isfinite(delta) and delta >= 0):
         raise InvalidInput("delta must be a finite number >= 0", field="delta")
     x, t_x, big_t = rfm_vectors(frequency, recency, age)
-    at_end = bgnbd.expected_purchases(params, horizon, frequency=x, recency=t_x, age=big_t)
     if delta == 0.0 or horizon == 0.0:
-        return at_end
+        at_end = bgnbd.expected_purchases(params, horizon, frequency=x, recency=t_x, age=big_t)
+        return at_end, at_end
     u, w = _gauss_legendre(nodes)
     times = horizon / 2.0 * (u + 1.0)
     weights = horizon / 2.0 * w * np.exp(-delta * times)
-    along = bgnbd.expected_purchases(params, times[:, None], frequency=x, recency=t_x, age=big_t)
-    return np.asarray(np.exp(-delta * horizon) * at_end + delta * (weights @ along), dtype=np.float64)
+    along = bgnbd.expected_purchases(params, np.append(times, horizon)[:, None],
+                                     frequency=x, recency=t_x, age=big_t)
+    at_end = along[-1]
+    discounted = np.exp(-delta * horizon) * at_end + delta * (weights @ along[:-1])
+    return np.asarray(at_end, dtype=np.float64), np.asarray(discounted, dtype=np.float64)
 
 
 def customer_lifetime_value(bgnbd_params: BgNbdParams, gamma_gamma_params: GammaGammaParams, *,

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from domain.analytics import bgnbd, gamma_gamma
-from domain.analytics.clv import discounted_expected_purchases, rate_per_unit
+from domain.analytics.clv import expected_and_discounted, rate_per_unit
 from domain.analytics.inputs import FloatArray
 from domain.analytics.model import (
     NO_PREDICTIONS,
@@ -67,15 +67,14 @@ def predict(model: ClvModel, settings: AnalyticsSettings, *, frequency: npt.Arra
         return empty, empty, empty, empty
     horizon = horizon_in(model, settings)
     p_alive = bgnbd.probability_alive(model.bgnbd, frequency=x, recency=t_x, age=big_t)
-    expected = bgnbd.expected_purchases(model.bgnbd, horizon, frequency=x, recency=t_x, age=big_t)
+    delta = rate_per_unit(settings.annual_discount_rate, model.time_unit)
+    expected, det = expected_and_discounted(model.bgnbd, horizon=horizon, delta=delta,
+                                            frequency=x, recency=t_x, age=big_t)
     gg = model.gamma_gamma
     valued = gg.p * x + gg.q > 1.0  # E[M] exists (for x = 0 only when q > 1)
     spend = np.full(len(x), np.nan)
     if valued.any():
         spend[valued] = gamma_gamma.expected_average_spend(gg, frequency=x[valued], monetary_value=m[valued])
-    det = discounted_expected_purchases(model.bgnbd, horizon=horizon,
-                                        delta=rate_per_unit(settings.annual_discount_rate, model.time_unit),
-                                        frequency=x, recency=t_x, age=big_t)
     clv = settings.clv_margin * spend * det
     return tuple(np.where(np.isfinite(a), a, np.nan) for a in (p_alive, expected, spend,
                                                                clv))  # type: ignore[return-value]

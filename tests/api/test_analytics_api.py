@@ -3,6 +3,7 @@ CLV model (validated on CDNOW through the API), incremental updates and the edge
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import secrets
@@ -20,7 +21,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from domain.analytics.metrics import annuity_factor
-from domain.analytics.services import recompute_metrics
+from domain.analytics.services import recompute_metrics, refresh_customer_metrics
 from domain.analytics.settings import AnalyticsSettings
 from domain.auth.model import TenantRef
 from domain.shared.clock import SystemClock
@@ -261,6 +262,29 @@ async def test_an_order_queues_a_refresh_that_updates_only_that_customer(api, ap
     for key in ("orders", "purchase_occasions", "revenue", "gross_profit", "formula_ltv", "f2", "first_order_at",
                 "last_order_at"):
         assert full[key] == m[key], key
+
+
+async def test_a_refresh_waiting_for_another_reads_the_orders_committed_meanwhile(api, app, tenant_a, engine):
+    """Two refresh jobs of one customer must not leave the older picture: a refresh takes the
+    customer's refresh lock before it reads. Here another session holds that lock (a refresh in
+    progress), an order commits meanwhile, and the waiting refresh must count it."""
+    ref = _ref(tenant_a)
+    first = await _place(api, tenant_a, {"external_id": "lock-1"}, _jst(_today() - timedelta(days=9)), price=1000)
+    customer = UUID(first["customer_id"])
+    key = f"customer_metrics:{ref.schema}:{customer}"
+    async with engine.connect() as holder:
+        await holder.begin()
+        await holder.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+        waiting = asyncio.create_task(refresh_customer_metrics(
+            uow=app.state.wiring.uow_factory(ref), clock=SystemClock(), timezone=ref.timezone,
+            customer_id=customer))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # blocked on the lock, not computed from what it saw before
+        await _place(api, tenant_a, {"id": str(customer)}, _jst(_today() - timedelta(days=1)), price=2000)
+        await holder.rollback()
+    refreshed = await asyncio.wait_for(waiting, timeout=10)
+    assert refreshed is not None and (refreshed.purchases.orders, refreshed.purchases.revenue) == (2, 3000)
+    assert (await _metrics(api, tenant_a, str(customer)))["orders"] == 2
 
 
 # -- RFM distribution -------------------------------------------------------------------------------
