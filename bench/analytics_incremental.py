@@ -35,6 +35,7 @@ from bench.common import Figure, kizuna, percentile, throwaway_database
 from domain.analytics.services import recompute_metrics, refresh_customer_metrics
 from domain.auth.model import TenantRef
 from domain.shared.clock import SystemClock
+from infra.analytics.refresh import SqlMetricsRefresh
 from infra.db.urls import libpq_url
 from infra.heap import settle_after_startup
 from infra.runtime import Runtime, runtime
@@ -114,9 +115,8 @@ async def _run(url: str, quick: bool) -> tuple[list[Figure], dict[str, Any]]:
 
             async def refresh(customer: uuid.UUID) -> None:
                 started = time.perf_counter()
-                await refresh_customer_metrics(uow=rt.uow_factory(tenant), clock=CLOCK,
-                                               timezone=tenant.timezone,
-                                               customer_id=customer)
+                await refresh_customer_metrics(session=SqlMetricsRefresh(rt.engine, tenant.schema),
+                                               clock=CLOCK, timezone=tenant.timezone, customer_id=customer)
                 timings.append((time.perf_counter() - started) * 1000)
 
             bare_sql = ("SELECT count(*), count(DISTINCT (ordered_at AT TIME ZONE $2)::date),"

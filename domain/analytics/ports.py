@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from types import TracebackType
 from typing import Protocol
 from uuid import UUID
 
@@ -38,21 +39,35 @@ class AnalyticsSettingsRepository(Protocol):
         ...
 
 
+class MetricsRefreshSession(Protocol):
+    """One transaction that refreshes one customer's metrics row: the per-order refresh's own
+    storage port, lighter than the unit of work (it runs for every order placed or refunded).
+    Leaving the block without `commit()` rolls back."""
+
+    async def __aenter__(self) -> MetricsRefreshSession: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+    async def refresh_inputs(self, customer_id: UUID, *, now: datetime, timezone: str) -> RefreshInputs:
+        """The customer's aggregate (as CustomerMetricsRepository.aggregate), the settings, the
+        RFM edges and the latest model, read together, after waiting for any other refresh of
+        the same customer to finish (so that the last write is never the older picture)."""
+        ...
+
+    async def save(self, metrics: CustomerMetrics) -> None: ...
+
+    async def delete(self, customer_id: UUID) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
 class CustomerMetricsRepository(Protocol):
     async def get(self, customer_id: UUID) -> CustomerMetrics | None: ...
 
     async def aggregate(self, customer_id: UUID, *, now: datetime, timezone: str) -> PurchaseAggregate | None:
         """The customer's counted orders up to `now`, or None when none counts."""
         ...
-
-    async def refresh_inputs(self, customer_id: UUID, *, now: datetime, timezone: str) -> RefreshInputs:
-        """The customer's aggregate (as `aggregate`), the settings, the RFM edges and the latest
-        model, read together."""
-        ...
-
-    async def save(self, metrics: CustomerMetrics) -> None: ...
-
-    async def delete(self, customer_id: UUID) -> None: ...
 
     async def edges(self) -> RfmEdges | None:
         """The RFM quintile edges of the last full recompute."""

@@ -22,6 +22,7 @@ from domain.analytics.model import (
     JobStatus,
     RfmDistribution,
 )
+from domain.analytics.ports import MetricsRefreshSession
 from domain.analytics.settings import AnalyticsSettings, validate_settings
 from domain.analytics.summary import TimeUnit
 from domain.customers.services import get_customer
@@ -83,21 +84,21 @@ async def get_customer_metrics(*, uow: UnitOfWork, clock: Clock, timezone: str,
                                settings=settings, today=local_day(clock.now(), timezone))
 
 
-async def refresh_customer_metrics(*, uow: UnitOfWork, clock: Clock, timezone: str,
+async def refresh_customer_metrics(*, session: MetricsRefreshSession, clock: Clock, timezone: str,
                                    customer_id: UUID) -> CustomerMetrics | None:
     """Incremental update when an order arrives or is refunded: this customer's row only, from
     their own orders (an index range), scored against the last recompute's RFM edges."""
     now = clock.now()
-    async with uow:
-        inputs = await uow.customer_metrics.refresh_inputs(customer_id, now=now, timezone=timezone)
+    async with session:
+        inputs = await session.refresh_inputs(customer_id, now=now, timezone=timezone)
         if inputs.purchases is None:
-            await uow.customer_metrics.delete(customer_id)
-            await uow.commit()
+            await session.delete(customer_id)
+            await session.commit()
             return None
         metrics = customer_metrics(inputs.purchases, as_of=local_day(now, timezone), now=now,
                                    settings=inputs.settings, edges=inputs.edges, model=inputs.model)
-        await uow.customer_metrics.save(metrics)
-        await uow.commit()
+        await session.save(metrics)
+        await session.commit()
     return metrics
 
 

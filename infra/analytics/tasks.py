@@ -26,6 +26,7 @@ from domain.analytics.services import (
 from domain.auth.model import TenantRef
 from domain.shared.clock import SystemClock
 from infra.analytics.queue import ANALYTICS_QUEUE, CLV_FIT_TASK, NIGHTLY_TASK, RECOMPUTE_TASK, REFRESH_TASK
+from infra.analytics.refresh import SqlMetricsRefresh
 from infra.caches import Caches
 from infra.db.tables.control import tenants
 from infra.db.uow import SqlUnitOfWork
@@ -75,8 +76,8 @@ def register(app: procrastinate.App, engine: Callable[[], AsyncEngine], caches: 
         customer_ids = [payload[k] for k in ("customer_id", "source_id", "target_id")
                         if payload.get(k)]
         for customer_id in customer_ids:
-            await refresh_customer_metrics(uow=factory(t)(), clock=SystemClock(), timezone=t.timezone,
-                                           customer_id=UUID(str(customer_id)))
+            await refresh_customer_metrics(session=SqlMetricsRefresh(engine(), t.schema), clock=SystemClock(),
+                                           timezone=t.timezone, customer_id=UUID(str(customer_id)))
         return {"event": event, "customers": len(customer_ids)}
 
     @app.periodic(cron="0 * * * *", periodic_id="analytics_nightly")

@@ -26,6 +26,7 @@ from domain.analytics.settings import AnalyticsSettings
 from domain.auth.model import TenantRef
 from domain.shared.clock import SystemClock
 from infra.analytics.queue import ANALYTICS_QUEUE, REFRESH_TASK
+from infra.analytics.refresh import SqlMetricsRefresh, lock_key
 from infra.jobs import job_app
 from tests.conftest import bearer, get_token
 
@@ -271,12 +272,11 @@ async def test_a_refresh_waiting_for_another_reads_the_orders_committed_meanwhil
     ref = _ref(tenant_a)
     first = await _place(api, tenant_a, {"external_id": "lock-1"}, _jst(_today() - timedelta(days=9)), price=1000)
     customer = UUID(first["customer_id"])
-    key = f"customer_metrics:{ref.schema}:{customer}"
     async with engine.connect() as holder:
         await holder.begin()
-        await holder.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+        await holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(ref.schema, customer)})
         waiting = asyncio.create_task(refresh_customer_metrics(
-            uow=app.state.wiring.uow_factory(ref), clock=SystemClock(), timezone=ref.timezone,
+            session=SqlMetricsRefresh(engine, ref.schema), clock=SystemClock(), timezone=ref.timezone,
             customer_id=customer))
         await asyncio.sleep(0.3)
         assert not waiting.done()  # blocked on the lock, not computed from what it saw before

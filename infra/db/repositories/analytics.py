@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 import numpy as np
-import orjson
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,7 +26,6 @@ from domain.analytics.model import (
     JobStatus,
     Predictions,
     PurchaseAggregate,
-    RefreshInputs,
     Rfm,
     RfmDistribution,
     RfmEdges,
@@ -47,7 +43,6 @@ from domain.analytics.summary import TimeUnit
 from domain.shared.errors import PreconditionFailed
 from infra.analytics import sql
 from infra.analytics.queue import ANALYTICS_QUEUE, CLV_FIT_TASK, RECOMPUTE_TASK
-from infra.db.raw import RawSql
 from infra.db.tables.analytics import (
     analytics_jobs,
     analytics_settings,
@@ -93,10 +88,10 @@ class SqlAnalyticsSettingsRepository:
 
 
 def _aggregate(r: Any) -> PurchaseAggregate:
-    return _aggregate_of(r._mapping)
+    return aggregate_of(r._mapping)
 
 
-def _aggregate_of(r: Mapping[str, Any]) -> PurchaseAggregate:
+def aggregate_of(r: Mapping[str, Any]) -> PurchaseAggregate:
     return PurchaseAggregate(customer_id=r["customer_id"], first_order_at=r["first_order_at"],
                              last_order_at=r["last_order_at"], first_day=r["first_day"],
                              last_day=r["last_day"], second_day=r["second_day"], orders=r["orders"],
@@ -116,58 +111,10 @@ def _nullable(values: FloatArray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
-_METRIC_COLUMNS = [c.name for c in customer_metrics.columns if c.name != "customer_id"]
-
-# The per-order refresh is raw asyncpg on the unit of work's connection (infra/db/raw.py): it runs
-# once per order placed or refunded, and SQLAlchemy's per-statement work (building and compiling
-# the text construct, result processing, parameter conversion) cost more CPU than the queries.
-# Refreshes of one customer are serialised by a transaction-level advisory lock taken before the
-# read: two jobs for two quick orders of one customer could otherwise each read, and the one that
-# read first (missing the second order) could write last. The same statement turns off waiting
-# for the WAL flush at commit for this transaction only: the row is derived from orders, which are
-# durable, so a crash can only lose refreshes of the last moments, which the nightly recompute
-# redoes; the flush was a fifth of the refresh's time, and most of its tail under write load.
-_REFRESH_LOCK = ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0)),"
-                 " set_config('synchronous_commit', 'off', true)")
-_REFRESH_PARAMS = {"customer_id": "$1", "now": "$2", "tz": "$3"}
-_NAMED_PARAM = re.compile(r"(?<![:\w]):(customer_id|now|tz)\b")
-_SAVE_SQL = (f"INSERT INTO {{s}}.customer_metrics (customer_id, {', '.join(_METRIC_COLUMNS)})"  # noqa: S608
-             f" VALUES ({', '.join(f'${i}' for i in range(1, len(_METRIC_COLUMNS) + 2))})"
-             " ON CONFLICT (customer_id) DO UPDATE SET "
-             + ", ".join(f"{c} = EXCLUDED.{c}" for c in _METRIC_COLUMNS))
-
-
-@lru_cache(maxsize=1024)
-def _refresh_sql(schema: str) -> str:
-    """sql.refresh_inputs with asyncpg's positional parameters (built once per schema)."""
-    return _NAMED_PARAM.sub(lambda m: _REFRESH_PARAMS[m.group(1)], sql.refresh_inputs(schema))
-
-
-def _refresh_inputs(row: Mapping[str, Any]) -> RefreshInputs:
-    edges = None if row["e_recency"] is None else RfmEdges(
-        recency=tuple(row["e_recency"]), frequency=tuple(row["e_frequency"]),
-        monetary=tuple(row["e_monetary"]))
-    model = None if row["m_id"] is None else ClvModel(
-        id=row["m_id"], bgnbd=BgNbdParams(r=row["m_r"], alpha=row["m_alpha"], a=row["m_a"], b=row["m_b"]),
-        gamma_gamma=GammaGammaParams(p=row["m_p"], q=row["m_q"], gamma=row["m_gamma"]),
-        bgnbd_log_likelihood=row["m_bll"], gamma_gamma_log_likelihood=row["m_gll"], n_customers=row["m_n"],
-        n_repeat_customers=row["m_nr"], n_spend_customers=row["m_ns"],
-        frequency_spend_correlation=row["m_rho"], time_unit=TimeUnit(row["m_unit"]),
-        observation_end=row["m_end"], converged=row["m_converged"], iterations=row["m_iterations"],
-        fitted_at=row["m_fitted_at"])
-    stored = row["settings"]
-    if isinstance(stored, str | bytes):  # json columns arrive as text on the bare driver
-        stored = orjson.loads(stored)
-    return RefreshInputs(purchases=_aggregate_of(row) if row["customer_id"] is not None else None,
-                         settings=settings_from_dict(stored) if stored is not None else AnalyticsSettings(),
-                         edges=edges, model=model)
-
-
 class SqlCustomerMetricsRepository:
     def __init__(self, conn: AsyncConnection, schema: str) -> None:
         self._conn = conn
         self._schema = schema
-        self._raw = RawSql(conn)
 
     async def get(self, customer_id: UUID) -> CustomerMetrics | None:
         row = (await self._conn.execute(select(customer_metrics)
@@ -179,32 +126,6 @@ class SqlCustomerMetricsRepository:
             text(sql.per_customer(self._schema, one_customer=True) + " SELECT * FROM per_customer"),  # noqa: S608
             {"customer_id": customer_id, "now": now, "tz": timezone})).first()
         return _aggregate(row) if row else None
-
-    async def refresh_inputs(self, customer_id: UUID, *, now: datetime, timezone: str) -> RefreshInputs:
-        await self._raw.execute(_REFRESH_LOCK, f"customer_metrics:{self._schema}:{customer_id}")
-        driver = await self._raw.driver()
-        row = await driver.fetchrow(_refresh_sql(self._schema), customer_id, now, timezone)
-        assert row is not None  # the statement always returns its one row
-        return _refresh_inputs(row)
-
-    async def save(self, metrics: CustomerMetrics) -> None:
-        p, rfm, pred = metrics.purchases, metrics.rfm, metrics.predictions
-        values = {"first_order_at": p.first_order_at, "last_order_at": p.last_order_at,
-                  "first_day": p.first_day,
-                  "last_day": p.last_day, "second_day": p.second_day, "orders": p.orders,
-                  "occasions": p.occasions,
-                  "revenue": p.revenue, "gross_profit": p.gross_profit,
-                  "first_day_revenue": p.first_day_revenue,
-                  "r": rfm.r if rfm else None, "f": rfm.f if rfm else None, "m": rfm.m if rfm else None,
-                  "segment": rfm.segment if rfm else None, "formula_ltv": metrics.formula_ltv,
-                  "p_alive": pred.p_alive, "expected_purchases": pred.expected_purchases,
-                  "expected_aov": pred.expected_average_order_value, "predicted_clv": pred.predicted_clv,
-                  "as_of": metrics.as_of, "computed_at": metrics.computed_at}
-        await self._raw.execute(_SAVE_SQL, p.customer_id, *(values[c] for c in _METRIC_COLUMNS))
-
-    async def delete(self, customer_id: UUID) -> None:
-        await self._conn.execute(customer_metrics.delete()
-                                 .where(customer_metrics.c.customer_id == customer_id))
 
     async def edges(self) -> RfmEdges | None:
         row = (await self._conn.execute(select(rfm_edges).where(rfm_edges.c.id == 1))).first()
