@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.auth.model import TenantRef
 from domain.tenants.model import TenantStatus
 from infra.auth.keys import KeyStore
 from infra.db.tables.control import oauth_clients, revoked_tokens, tenants
@@ -27,6 +28,10 @@ class TenantEntry:
     status: TenantStatus
     timezone: str
     currency: str
+
+    def ref(self) -> TenantRef:
+        return TenantRef(id=self.id, slug=self.slug, schema=self.schema, timezone=self.timezone,
+                         currency=self.currency)
 
 
 class TenantRegistry:

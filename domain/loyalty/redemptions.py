@@ -14,9 +14,10 @@ from typing import Any
 from uuid import UUID
 
 from domain.loyalty.events import PointsRedeemed
+from domain.loyalty.loaders import load_program, load_wallet, locked_member, remaining_after, require_active
 from domain.loyalty.model import EntryKind, LedgerEntry, Member, Program, Wallet
 from domain.loyalty.rewards import MAX_HOLD, Redemption, RedemptionStatus, Reward, RewardTerms
-from domain.loyalty.services import MAX_POINTS, _locked_member, _program, _remaining, _require_active, _wallet
+from domain.loyalty.services import MAX_POINTS
 from domain.shared.clock import Clock
 from domain.shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from domain.shared.ids import new_id
@@ -27,7 +28,7 @@ from domain.shared.ports import UnitOfWork
 async def create_reward(*, uow: UnitOfWork, clock: Clock, program_id: UUID, terms: RewardTerms) -> Reward:
     now = clock.now()
     async with uow:
-        await _program(uow, program_id)
+        await load_program(uow, program_id)
         reward = Reward(id=new_id(), program_id=program_id, terms=terms.validate(), redeemed=0,
                         created_at=now, updated_at=now)
         await uow.loyalty.add_reward(reward)
@@ -45,7 +46,7 @@ async def get_reward(*, uow: UnitOfWork, program_id: UUID, reward_id: UUID) -> R
 
 async def list_rewards(*, uow: UnitOfWork, program_id: UUID, page: PageRequest) -> Page[Reward]:
     async with uow:
-        await _program(uow, program_id)
+        await load_program(uow, program_id)
         rows = await uow.loyalty.list_rewards(program_id, page)
     return page_from(rows, page)
 
@@ -75,9 +76,9 @@ async def redeem_points(*, uow: UnitOfWork, clock: Clock, member_id: UUID, point
         raise InvalidInput("a reservation holds between 10 seconds and 24 hours", field="hold_seconds")
     now = clock.now()
     async with uow:
-        member = await _locked_member(uow, member_id)
-        program = await _program(uow, member.program_id)
-        _require_active(program)
+        member = await locked_member(uow, member_id)
+        program = await load_program(uow, member.program_id)
+        require_active(program)
         if reward_id is not None:
             reward = await uow.loyalty.get_reward(reward_id)
             if reward is None or reward.program_id != program.id:
@@ -96,7 +97,7 @@ async def redeem_points(*, uow: UnitOfWork, clock: Clock, member_id: UUID, point
             raise InvalidInput("give points, a reward_id, or both", field="points")
         if not 1 <= points <= MAX_POINTS:
             raise InvalidInput(f"points must be between 1 and {MAX_POINTS}", field="points")
-        wallet = await _wallet(uow, member)
+        wallet = await load_wallet(uow, member)
         debits = wallet.spend(points, now)
         redemption_id = new_id()
         entry = LedgerEntry(
@@ -109,7 +110,7 @@ async def redeem_points(*, uow: UnitOfWork, clock: Clock, member_id: UUID, point
             id=redemption_id, member_id=member.id, reward_id=reward_id, points=points,
             status=RedemptionStatus.RESERVED if hold else RedemptionStatus.CONFIRMED, entry_id=entry.id,
             reserved_until=now + hold if hold else None, created_at=now, updated_at=now)
-        await uow.loyalty.write([entry], [], _remaining(wallet, debits))
+        await uow.loyalty.write([entry], [], remaining_after(wallet, debits))
         await uow.loyalty.add_redemption(redemption)
         _announce(uow, program, member, redemption)
         await uow.commit()
@@ -184,7 +185,7 @@ async def cancel_redemption(*, uow: UnitOfWork, clock: Clock, redemption_id: UUI
 
 async def _release(uow: UnitOfWork, clock: Clock, found: Redemption, status: RedemptionStatus) -> Redemption:
     now = clock.now()
-    member = await _locked_member(uow, found.member_id)
+    member = await locked_member(uow, found.member_id)
     current = await uow.loyalty.get_redemption(found.id, lock=True)  # re-read under the member lock
     if current is None or current.status is not RedemptionStatus.RESERVED:
         return current or found
@@ -198,7 +199,7 @@ async def _release(uow: UnitOfWork, clock: Clock, found: Redemption, status: Red
         reason=f"reservation {status.value}", occurred_at=now,
         idempotency_key=f"redemption:{current.id}:release", source_type="redemption",
         source_id=str(current.id), debits=back)
-    await uow.loyalty.write([entry], [], _remaining(wallet, back))
+    await uow.loyalty.write([entry], [], remaining_after(wallet, back))
     if current.reward_id is not None:
         await uow.loyalty.return_stock(current.reward_id, 1)
     released = replace(current, status=status, updated_at=now, release_entry_id=entry.id)

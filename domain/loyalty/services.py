@@ -19,8 +19,8 @@ from uuid import UUID
 from domain.customers.model import CustomerRef
 from domain.customers.services import resolve_customer
 from domain.loyalty.calendar import local_date
-from domain.loyalty.errors import ProgramNotActive
 from domain.loyalty.events import PointsEarned, TierChanged
+from domain.loyalty.loaders import load_program, load_wallet, locked_member, remaining_after, require_active
 from domain.loyalty.model import (
     Balances,
     EntryKind,
@@ -30,7 +30,6 @@ from domain.loyalty.model import (
     Member,
     MemberStatus,
     Program,
-    ProgramStatus,
     ProgramTerms,
     Tier,
     TierBasis,
@@ -103,24 +102,12 @@ async def update_program(*, uow: UnitOfWork, clock: Clock, program_id: UUID, cha
     return updated
 
 
-def _require_active(program: Program) -> None:
-    if program.terms.status is not ProgramStatus.ACTIVE:
-        raise ProgramNotActive(program.id, program.terms.status.value)
-
-
-async def _program(uow: UnitOfWork, program_id: UUID) -> Program:
-    program = await uow.loyalty.get_program(program_id)
-    if program is None:
-        raise NotFound("program", program_id)
-    return program
-
-
 # -- earning rules ----------------------------------------------------------------------------
 
 async def create_rule(*, uow: UnitOfWork, clock: Clock, program_id: UUID, terms: RuleTerms) -> EarningRule:
     now = clock.now()
     async with uow:
-        program = await _program(uow, program_id)
+        program = await load_program(uow, program_id)
         rule = EarningRule(id=new_id(), program_id=program_id, terms=terms.validate(program.terms),
                            created_at=now, updated_at=now)
         await uow.loyalty.add_rule(rule)
@@ -130,7 +117,7 @@ async def create_rule(*, uow: UnitOfWork, clock: Clock, program_id: UUID, terms:
 
 async def list_rules(*, uow: UnitOfWork, program_id: UUID) -> Sequence[EarningRule]:
     async with uow:
-        await _program(uow, program_id)
+        await load_program(uow, program_id)
         return await uow.loyalty.rules_of(program_id)
 
 
@@ -145,7 +132,7 @@ async def get_rule(*, uow: UnitOfWork, program_id: UUID, rule_id: UUID) -> Earni
 async def update_rule(*, uow: UnitOfWork, clock: Clock, program_id: UUID, rule_id: UUID,
                       changes: Mapping[str, Any], expected_version: int | None) -> EarningRule:
     async with uow:
-        program = await _program(uow, program_id)
+        program = await load_program(uow, program_id)
         rule = await uow.loyalty.get_rule(program_id, rule_id)
         if rule is None:
             raise NotFound("earning rule", rule_id)
@@ -190,8 +177,8 @@ async def enroll_member(*, uow: UnitOfWork, clock: Clock, program_id: UUID,
     """Idempotent per customer: enrolling again returns the existing member (created=False)."""
     now = clock.now()
     async with uow:
-        program = await _program(uow, program_id)
-        _require_active(program)
+        program = await load_program(uow, program_id)
+        require_active(program)
         customer_id = await resolve_customer(uow=uow, clock=clock, ref=customer)
         member, created = await _enroll(uow, program, customer_id, now)
         await uow.commit()
@@ -218,7 +205,7 @@ async def get_member(*, uow: UnitOfWork, clock: Clock, member_id: UUID, timezone
         member = await uow.loyalty.get_member(member_id)
         if member is None:
             raise NotFound("member", member_id)
-        program = await _program(uow, member.program_id)
+        program = await load_program(uow, member.program_id)
         lots = await uow.loyalty.all_lots(member.id)
         totals = await uow.loyalty.totals(member.id)
         value: int | None = None
@@ -240,16 +227,9 @@ async def get_member(*, uow: UnitOfWork, clock: Clock, member_id: UUID, timezone
 async def list_members(*, uow: UnitOfWork, program_id: UUID, customer_id: UUID | None,
                        page: PageRequest) -> Page[Member]:
     async with uow:
-        await _program(uow, program_id)
+        await load_program(uow, program_id)
         rows = await uow.loyalty.list_members(program_id, customer_id, page)
     return page_from(rows, page)
-
-
-async def _locked_member(uow: UnitOfWork, member_id: UUID) -> Member:
-    member = await uow.loyalty.lock_member(member_id)
-    if member is None or member.status is not MemberStatus.ACTIVE:
-        raise NotFound("member", member_id)
-    return member
 
 
 # -- crediting --------------------------------------------------------------------------------
@@ -352,10 +332,10 @@ async def award_points(*, uow: UnitOfWork, clock: Clock, program_id: UUID, custo
         raise InvalidInput(f"points must be between 1 and {MAX_POINTS}", field="points")
     now = clock.now()
     async with uow:
-        program = await _program(uow, program_id)
-        _require_active(program)
+        program = await load_program(uow, program_id)
+        require_active(program)
         enrolled, _ = await _enroll(uow, program, customer_id, now)
-        member = await _locked_member(uow, enrolled.id)
+        member = await locked_member(uow, enrolled.id)
         done = await uow.loyalty.entry_by_key(member.id, idempotency_key)
         if done is not None:
             return done
@@ -377,11 +357,11 @@ async def adjust_points(*, uow: UnitOfWork, clock: Clock, member_id: UUID, point
     now = clock.now()
     key = f"adjust:{idempotency_key}" if idempotency_key else f"adjust:{new_id()}"
     async with uow:
-        member = await _locked_member(uow, member_id)
+        member = await locked_member(uow, member_id)
         done = await uow.loyalty.entry_by_key(member.id, key)
         if done is not None:
             return done
-        program = await _program(uow, member.program_id)
+        program = await load_program(uow, member.program_id)
         if points > 0:
             _, entries = await _credit(uow, program, member, [Credit(
                 kind=EntryKind.ADJUST, points=points, reason=reason.strip(), key=key,
@@ -389,24 +369,14 @@ async def adjust_points(*, uow: UnitOfWork, clock: Clock, member_id: UUID, point
                 earned_at=now, now=now, timezone=timezone)
             entry = entries[0]
         else:
-            wallet = await _wallet(uow, member)
+            wallet = await load_wallet(uow, member)
             debits = wallet.spend(-points, now)
             entry = LedgerEntry(id=new_id(), member_id=member.id, kind=EntryKind.ADJUST, points=points,
                                 reason=reason.strip(), occurred_at=now, idempotency_key=key,
                                 source_type="client", source_id=actor, actor=actor, debits=debits)
-            await uow.loyalty.write([entry], [], _remaining(wallet, debits))
+            await uow.loyalty.write([entry], [], remaining_after(wallet, debits))
         await uow.commit()
     return entry
-
-
-async def _wallet(uow: UnitOfWork, member: Member) -> Wallet:
-    """The member's lots that hold points, locked, and its debt (the member row is locked)."""
-    return Wallet(member_id=member.id, lots=await uow.loyalty.open_lots(member.id), debt=member.debt)
-
-
-def _remaining(wallet: Wallet, debits: Sequence[LotDebit]) -> dict[UUID, int]:
-    touched = {d.lot_id for d in debits}
-    return {lot.id: lot.remaining for lot in wallet.lots if lot.id in touched}
 
 
 # -- orders -----------------------------------------------------------------------------------
@@ -486,7 +456,7 @@ async def reverse_for_refund(*, uow: UnitOfWork, clock: Clock, order_id: UUID,
         if order is None:
             return []
         for enrolled in await uow.loyalty.memberships(order.customer_id):
-            member = await _locked_member(uow, enrolled.id)
+            member = await locked_member(uow, enrolled.id)
             earned = await uow.loyalty.order_points(member.id, order_id)
             if earned.earned <= 0:
                 continue
@@ -498,8 +468,8 @@ async def reverse_for_refund(*, uow: UnitOfWork, clock: Clock, order_id: UUID,
             key = f"refund:{order_id}:{order.refunded_total}"
             if due <= 0 or await uow.loyalty.entry_by_key(member.id, key) is not None:
                 continue
-            program = await _program(uow, member.program_id)
-            wallet = await _wallet(uow, member)
+            program = await load_program(uow, member.program_id)
+            wallet = await load_wallet(uow, member)
             debits, debt_added, forgiven = wallet.claw_back(
                 due, earned.lot_ids, program.terms.negative_balance, now)
             taken = sum(d.points for d in debits)
@@ -509,7 +479,7 @@ async def reverse_for_refund(*, uow: UnitOfWork, clock: Clock, order_id: UUID,
                 idempotency_key=key, source_type="order", source_id=str(order_id), debits=debits,
                 detail={"reverses": due, "debt_added": debt_added, "forgiven": forgiven,
                         "refunded_total": order.refunded_total})
-            await uow.loyalty.write([entry], [], _remaining(wallet, debits))
+            await uow.loyalty.write([entry], [], remaining_after(wallet, debits))
             await uow.loyalty.save_member(replace(member, debt=wallet.debt,
                                                   lifetime_points=member.lifetime_points - due))
             written.append(entry)
@@ -522,7 +492,7 @@ async def simulate_order(*, uow: UnitOfWork, program_id: UUID, facts: OrderFacts
     """The awards an order draft would earn, rule by rule, writing nothing. With a customer who is
     a member, their tier and what their caps have left are taken into account."""
     async with uow:
-        program = await _program(uow, program_id)
+        program = await load_program(uow, program_id)
         rules = await uow.loyalty.rules_of(program_id)
         unknown = [line.sku for line in facts.lines if not line.category_path]
         if unknown:  # lines without a category path take the catalogue's
@@ -567,7 +537,7 @@ async def earn_for_events(*, uow: UnitOfWork, clock: Clock, received_at: datetim
                 rules = rules_by_program.get(enrolled.program_id, [])
                 if program is None or not rules or enrolled.status is not MemberStatus.ACTIVE:
                     continue
-                member = await _locked_member(uow, enrolled.id)
+                member = await locked_member(uow, enrolled.id)
                 awards = evaluate_fixed(rules, trigger=Trigger.EVENT, at=event.occurred_at,
                                         tier=program.terms.tier_named(member.tier), event_type=event.type,
                                         channel=event.channel,
@@ -638,7 +608,7 @@ async def evaluate_downgrades(*, uow: UnitOfWork, clock: Clock, timezone: str, b
             async with uow:
                 members = await uow.loyalty.members_holding_tier(program.id, after, batch)
                 for listed in members:
-                    member = await _locked_member(uow, listed.id)
+                    member = await locked_member(uow, listed.id)
                     basis = program.terms.tiers[0].basis
                     value = await uow.loyalty.qualifying_value(
                         member, basis, window_start(program.terms, now, timezone))
@@ -670,7 +640,7 @@ async def award_birthdays(*, uow: UnitOfWork, clock: Clock, timezone: str) -> in
             if not rules and not any(t.birthday_bonus for t in program.terms.tiers):
                 continue
             for listed in await uow.loyalty.birthday_members(program.id, today):
-                member = await _locked_member(uow, listed.id)
+                member = await locked_member(uow, listed.id)
                 tier = program.terms.tier_named(member.tier)
                 awards = evaluate_fixed(rules, trigger=Trigger.BIRTHDAY, at=now, tier=tier,
                                         used=await _usage(uow, member, rules, now, timezone))

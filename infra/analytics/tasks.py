@@ -14,7 +14,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import procrastinate
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.analytics.services import (
@@ -28,9 +27,9 @@ from domain.shared.clock import SystemClock
 from infra.analytics.queue import ANALYTICS_QUEUE, CLV_FIT_TASK, NIGHTLY_TASK, RECOMPUTE_TASK, REFRESH_TASK
 from infra.analytics.refresh import SqlMetricsRefresh
 from infra.caches import Caches
-from infra.db.tables.control import tenants
 from infra.db.uow import SqlUnitOfWork
 from infra.events import EventBus
+from infra.job_tenants import active_tenants, job_tenant
 
 NIGHTLY_LOCAL_HOUR = 3  # each tenant's recompute is queued at 03:00 in its own timezone
 NIGHTLY_ACTOR = "kizuna:nightly"
@@ -39,11 +38,7 @@ NIGHTLY_ACTOR = "kizuna:nightly"
 def register(app: procrastinate.App, engine: Callable[[], AsyncEngine], caches: Callable[[], Caches],
              bus: EventBus) -> None:
     async def tenant(tenant_id: str) -> TenantRef | None:
-        entry = await caches().tenants.get(UUID(tenant_id))
-        if entry is None:
-            return None
-        return TenantRef(id=entry.id, slug=entry.slug, schema=entry.schema, timezone=entry.timezone,
-                         currency=entry.currency)
+        return await job_tenant(caches(), tenant_id)
 
     def factory(t: TenantRef) -> Callable[[], SqlUnitOfWork]:
         return lambda: SqlUnitOfWork(engine(), caches(), tenant=t, bus=bus)
@@ -89,17 +84,12 @@ def register(app: procrastinate.App, engine: Callable[[], AsyncEngine], caches: 
 async def queue_nightly(engine: AsyncEngine, caches: Caches, bus: EventBus, now: datetime) -> dict[str, int]:
     """Queue a recompute for every active tenant for which it is now NIGHTLY_LOCAL_HOUR o'clock
     (the task runs hourly, so each tenant gets one a night in its own timezone)."""
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(tenants.c.id, tenants.c.slug, tenants.c.schema_name,
-                                          tenants.c.timezone,
-                                          tenants.c.currency).where(tenants.c.status == "active"))).all()
+    active = await active_tenants(engine)
     queued = 0
-    for row in rows:
-        if now.astimezone(ZoneInfo(row.timezone)).hour != NIGHTLY_LOCAL_HOUR:
+    for t in active:
+        if now.astimezone(ZoneInfo(t.timezone)).hour != NIGHTLY_LOCAL_HOUR:
             continue
-        t = TenantRef(id=row.id, slug=row.slug, schema=row.schema_name, timezone=row.timezone,
-                      currency=row.currency)
         await request_recompute(uow=SqlUnitOfWork(engine, caches, tenant=t, bus=bus), clock=SystemClock(),
                                 tenant_id=t.id, created_by=NIGHTLY_ACTOR)
         queued += 1
-    return {"tenants": len(rows), "queued": queued}
+    return {"tenants": len(active), "queued": queued}

@@ -19,16 +19,15 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import procrastinate
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.auth.model import TenantRef
 from domain.loyalty import redemptions, services
 from domain.shared.clock import SystemClock
 from infra.caches import Caches
-from infra.db.tables.control import tenants
 from infra.db.uow import SqlUnitOfWork
 from infra.events import EventBus
+from infra.job_tenants import active_tenants, job_tenant
 
 LOYALTY_QUEUE = "loyalty"
 # Scheduled sweeps over every tenant get their own queue: a worker draining event jobs (the test
@@ -48,11 +47,7 @@ Work = Callable[[SqlUnitOfWork, TenantRef], Awaitable[int]]
 def register(app: procrastinate.App, engine: Callable[[], AsyncEngine], caches: Callable[[], Caches],
              bus: EventBus) -> None:
     async def tenant(tenant_id: str) -> TenantRef | None:
-        entry = await caches().tenants.get(UUID(tenant_id))
-        if entry is None:
-            return None
-        return TenantRef(id=entry.id, slug=entry.slug, schema=entry.schema, timezone=entry.timezone,
-                         currency=entry.currency)
+        return await job_tenant(caches(), tenant_id)
 
     def uow(t: TenantRef) -> SqlUnitOfWork:
         return SqlUnitOfWork(engine(), caches(), tenant=t, bus=bus)
@@ -132,17 +127,12 @@ async def for_each_tenant(engine: AsyncEngine, work: Work,
                           uow: Callable[[TenantRef], SqlUnitOfWork]) -> dict[str, int]:
     """Run `work` for every active tenant; one failing tenant does not stop the others (it is
     retried by the next run, which is harmless: every piece of work is idempotent)."""
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(tenants.c.id, tenants.c.slug, tenants.c.schema_name,
-                                          tenants.c.timezone, tenants.c.currency)
-                                   .where(tenants.c.status == "active"))).all()
+    active = await active_tenants(engine)
     done, failed = 0, 0
-    for row in rows:
-        t = TenantRef(id=row.id, slug=row.slug, schema=row.schema_name, timezone=row.timezone,
-                      currency=row.currency)
+    for t in active:
         try:
             done += await work(uow(t), t)
         except Exception:
             log.exception("loyalty job failed for tenant %s", t.slug)
             failed += 1
-    return {"tenants": len(rows), "changed": done, "failed_tenants": failed}
+    return {"tenants": len(active), "changed": done, "failed_tenants": failed}

@@ -26,7 +26,7 @@ from domain.loyalty.model import (
     Tier,
 )
 from domain.loyalty.ports import EntryFilter
-from domain.loyalty.rules import RuleTerms, Trigger
+from domain.loyalty.rules import CapPeriod, RuleTerms, Trigger
 from domain.shared.errors import Conflict, NotFound
 from domain.shared.pagination import PageRequest
 from infra.jobs import job_app
@@ -336,3 +336,40 @@ async def test_the_scheduled_expiry_task_sweeps_every_tenant(app, database_url, 
         entries = await services.list_entries(uow=lo.uow(), member_id=mid, filters=EntryFilter(),
                                               page=PageRequest())
         assert [e.kind.value for e in entries.items] == ["expire", "earn"]
+
+
+async def test_rule_caps_count_what_each_rule_earned_in_its_own_period(app, api, tenant_a):
+    """Two capped rules read together: a daily cap of 150 on 100 fixed points an order, and a
+    program-long cap of 250 on 100 more. Orders on the same Tokyo day share the daily cap; the
+    next day starts a new one, while the program cap keeps counting."""
+    clock = FixedClock("2026-06-10T01:00:00+00:00")  # 10:00 in Tokyo
+    lo = Loyalty(app, tenant_a, clock)
+    pid = await lo.program()
+    for name, period, cap in (("daily", CapPeriod.DAY, 150), ("lifetime", CapPeriod.PROGRAM, 250)):
+        await services.create_rule(uow=lo.uow(), clock=clock, program_id=pid, terms=RuleTerms(
+            name=name, trigger=Trigger.ORDER, points=100, cap_points=cap, cap_period=period))
+    mid = await lo.member(pid, "caps@example.jp")
+    earned: list[dict[str, int]] = []
+    total = 0
+    for n, hours in enumerate((0, 2, 24, 48)):  # two orders on 10 June, one on the 11th, one on the 12th
+        clock.at = datetime(2026, 6, 10, 1, 0, tzinfo=UTC) + timedelta(hours=hours)
+        placed = await api.post("/v1/orders", headers={"Authorization": f"Bearer {tenant_a.token}"}, json={
+            "order_number": f"CAP-{n}", "customer": {"email": "caps@example.jp"}, "channel": "ec",
+            "ordered_at": (clock.now() - timedelta(minutes=5)).isoformat(), "total": 50,
+            "lines": [{"sku": "X", "quantity": 1, "unit_price": 50}]})
+        assert placed.status_code == 201, placed.text
+        written = await services.earn_for_order(uow=lo.uow(), clock=clock, order_id=UUID(placed.json()["id"]),
+                                                timezone=TZ)
+        by_rule: dict[str, int] = {}
+        total += sum(entry.points for entry in written)
+        async with lo.uow() as uow:
+            rules = {r.id: r.terms.name for r in await uow.loyalty.rules_of(pid)}
+        for entry in written:
+            if entry.rule_id in rules:
+                by_rule[rules[entry.rule_id]] = by_rule.get(rules[entry.rule_id], 0) + entry.points
+        earned.append(by_rule)
+    assert [e.get("daily", 0) for e in earned] == [100, 50, 100, 100]
+    assert [e.get("lifetime", 0) for e in earned] == [100, 100, 50, 0]
+    balances = (await lo.view(mid)).balances
+    assert balances.active + balances.pending == total >= 600
+    assert await lo.consistent()

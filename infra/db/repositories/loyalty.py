@@ -145,6 +145,15 @@ SELECT p.id, p.terms::text AS terms, p.version, p.created_at, p.updated_at,
   FROM {s}.loyalty_programs p
   LEFT JOIN {s}.loyalty_members m ON m.program_id = p.id AND m.customer_id = $1 AND m.status = 'active'
  WHERE p.status = 'active' ORDER BY p.id"""
+# Points each capped rule earned the member since the start of its cap period, all rules in one
+# statement (a period start of NULL: since the program began).
+_RULE_USAGE_SQL = """
+SELECT u.rule_id, COALESCE(sum(e.points), 0) AS used
+  FROM unnest($2::uuid[], $3::timestamptz[]) AS u(rule_id, since)
+  LEFT JOIN {s}.loyalty_entries e
+    ON e.member_id = $1 AND e.rule_id = u.rule_id AND e.kind = 'earn'
+   AND (u.since IS NULL OR e.occurred_at >= u.since)
+ GROUP BY u.rule_id"""
 _LOCK_MEMBER_SQL = """
 SELECT m.id, m.program_id, m.customer_id, m.tier, m.tier_since, m.lifetime_points, m.debt, m.status,
        m.enrolled_at, m.version,
@@ -437,14 +446,9 @@ class SqlLoyaltyRepository:
         return [_entry(r, by_entry.get(r.id, ())) for r in rows]
 
     async def rule_usage(self, member_id: UUID, since: Mapping[UUID, datetime | None]) -> dict[UUID, int]:
-        used: dict[UUID, int] = {}
-        for rule_id, start in since.items():
-            query = select(func.coalesce(func.sum(E.points), 0)).where(
-                E.member_id == member_id, E.rule_id == rule_id, E.kind == "earn")
-            if start is not None:
-                query = query.where(E.occurred_at >= start)
-            used[rule_id] = int((await self._conn.execute(query)).scalar_one())
-        return used
+        rule_ids = list(since)
+        rows = await self._raw.fetch(_RULE_USAGE_SQL, member_id, rule_ids, [since[r] for r in rule_ids])
+        return {r["rule_id"]: int(r["used"]) for r in rows}
 
     async def qualifying_value(self, member: Member, basis: TierBasis, since: datetime | None) -> int:
         if basis is TierBasis.SPEND:
