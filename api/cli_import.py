@@ -90,9 +90,13 @@ def _summary(kind: ImportKind, slug: str, spec: FileImport, result: FileImportRe
     if job.rejected_rows and spec.rejects is not None:
         out.print(f"rejected rows: {spec.rejects}")
     elif job.rejected_rows:
-        for error in job.errors[:SHOWN_REJECTS]:
-            out.print(f"  line {error.line}: {error.detail}")
-        more = job.rejected_rows - min(len(job.errors), SHOWN_REJECTS)
+        # this run's rows as they were (the operator has the file); else the import's stored
+        # reasons, which keep no values (rows rejected by the run a resume continued)
+        shown = [(r.line, r.reason) for r in result.first_rejects] or [
+            (e.line, e.detail) for e in job.row_errors]
+        for line, reason in shown[:SHOWN_REJECTS]:
+            out.print(f"  line {line}: {reason}", markup=False)
+        more = job.rejected_rows - min(len(shown), SHOWN_REJECTS)
         if more > 0:
             out.print(f"  ... and {more:,} more (pass --rejects FILE to keep them all)")
 

@@ -11,22 +11,17 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import procrastinate
 
-from domain.auth.model import TenantRef
-from domain.shared.clock import SystemClock
 from infra.analytics.tasks import register as register_analytics_tasks
 from infra.auth.keys import KeyStore
 from infra.caches import Caches, RevokedTokens, TenantRegistry
 from infra.db.engine import make_engine
 from infra.db.maintenance import purge_expired
-from infra.db.uow import SqlUnitOfWork
 from infra.db.urls import libpq_url
 from infra.event_routes import build_event_bus
-from infra.imports.queue import IMPORT_TASK, IMPORTS_QUEUE
-from infra.imports.runner import run_stored_import
+from infra.imports.tasks import register as register_import_tasks
 from infra.loyalty.tasks import register as register_loyalty_tasks
 from infra.settings import Settings
 
@@ -62,20 +57,7 @@ def build_job_app(settings: Settings, url: str) -> tuple[procrastinate.App, dict
     register_analytics_tasks(app, engine, caches, bus)
     register_loyalty_tasks(app, engine, caches, bus)
 
-    # An HTTP import (POST /v1/imports), queued with its import in one transaction. Idempotent: a
-    # run continues from the progress the import recorded, and a finished import is left alone;
-    # a failed run is retried and resumes where it stopped.
-    @app.task(name=IMPORT_TASK, queue=IMPORTS_QUEUE,
-              retry=procrastinate.RetryStrategy(max_attempts=3, wait=30))
-    async def run_import_task(tenant_id: str, import_id: str) -> dict[str, Any]:
-        entry = await caches().tenants.get(UUID(tenant_id))
-        if entry is None:
-            return {"import_id": import_id, "status": "tenant not found"}
-        tenant = TenantRef(id=entry.id, slug=entry.slug, schema=entry.schema, timezone=entry.timezone,
-                           currency=entry.currency)
-        return await run_stored_import(
-            lambda t: SqlUnitOfWork(engine(), caches(), tenant=t, bus=bus), SystemClock(), tenant,
-            UUID(import_id))
+    register_import_tasks(app, engine, caches, bus)
 
     return app, resources
 

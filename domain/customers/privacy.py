@@ -10,6 +10,7 @@ from uuid import UUID
 
 from domain.customers.events import CustomerErased
 from domain.customers.model import Customer, CustomerStatus
+from domain.imports.services import stop_imports_for_erasure
 from domain.shared.clock import Clock
 from domain.shared.errors import NotFound
 from domain.shared.ports import UnitOfWork
@@ -69,8 +70,11 @@ async def erase_customer(*, uow: UnitOfWork, clock: Clock, actor: str, customer_
     note = clean_text(reason, field="reason", max_length=500) if reason else None
     now = clock.now()
     async with uow:
+        # first, in the lock order a running import chunk uses (import row, then customers)
+        stopped = await stop_imports_for_erasure(uow=uow, clock=clock)
         customer = await _active(uow, customer_id)
         removed = await uow.customers.erase(customer, actor=actor, reason=note, now=now)
         uow.publish(CustomerErased(customer_id=customer_id))
         await uow.commit()
-    return {"customer_id": str(customer_id), "erased_at": now.isoformat(), "removed": removed}
+    return {"customer_id": str(customer_id), "erased_at": now.isoformat(),
+            "removed": {**removed, "unfinished_imports": stopped}}

@@ -165,8 +165,9 @@ def plan_customers(items: list[Parsed], *, owners: dict[Pair, UUID], current: di
         else:
             known = state.get(target) or current.get(target)
             if known is None or known.status is not CustomerStatus.ACTIVE:
-                reject(item, f"{row.key[0]} {row.key[1]!r} names customer {target}, which is"
-                             f" {'missing' if known is None else known.status.value}")
+                why = f"{row.key[1]!r} names customer {target}, which is " + (
+                    "missing" if known is None else known.status.value)
+                reject(item, f"{row.key[0]} {why}", (FieldProblem(row.key[0], why),))
                 continue
             before = known
             _merge_partial(before, values)
@@ -181,7 +182,8 @@ def plan_customers(items: list[Parsed], *, owners: dict[Pair, UUID], current: di
             (kind, value), owner = taken[0]
             whose = (f"the customer created from line {created_on[owner]}" if owner in created_on
                      else f"customer {owner}")
-            reject(item, f"{kind} {value!r} already belongs to {whose}")
+            why = f"{value!r} already belongs to {whose}"
+            reject(item, f"{kind} {why}", (FieldProblem(kind, why),))
             continue
         for pair in old - new:
             claims.pop(pair, None)

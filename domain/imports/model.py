@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -13,6 +16,11 @@ from domain.shared.errors import Conflict, DomainError, FieldProblem
 
 DEFAULT_CHUNK_ROWS = 5_000
 MAX_STORED_ERRORS = 100  # the import resource keeps the first N; the CLI's rejects file keeps all
+REDACTED = "…"
+# What a reason may quote from a row: repr()-quoted literals ('a@b.jp', '東京x'), and identities
+# written out without quotes (an email, an E.164 phone). A quote inside a word (can't) is not one.
+_QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)|(?<!\w)\"[^\"]*\"(?!\w)")
+_IDENTITY_SHAPED = re.compile(r"[^\s'\"(),;]+@[^\s'\"(),;]+|\+\d{7,15}")
 
 
 class ChunkRace(Conflict):
@@ -22,6 +30,11 @@ class ChunkRace(Conflict):
 
 class ImportInterrupted(DomainError):
     """The run stopped before the end of the file; what committed stays, `--resume` continues."""
+
+
+class ImportStopped(DomainError):
+    """The import was stopped from outside while it ran (a customer's erasure): the run ends
+    without writing more; the import already says why."""
 
 
 class ImportKind(StrEnum):
@@ -46,6 +59,11 @@ class ImportStatus(StrEnum):
 
 
 UNFINISHED = (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.FAILED)
+# Files of these kinds name people (customer rows; an order's customer email, phone, LINE id).
+PERSONAL_KINDS = (ImportKind.CUSTOMERS, ImportKind.ORDERS)
+STOPPED_BY_ERASURE = ("stopped: a customer's personal data was erased while this import was unfinished,"
+                      " so the uploaded file was deleted (running it later would bring the person back);"
+                      " upload the file again without that person to import the rest")
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,11 @@ class Rejection:
     fields: tuple[str, ...] = ()
 
     def as_error(self) -> RowError:
-        return RowError(line=self.line, detail=self.reason, problems=self.problems)
+        """What the import resource keeps: the line, the fields and why, without the row's values
+        (it outlives the customer's erasure and is shown to every reader of the import)."""
+        scrub = _scrubber(self.fields)
+        return RowError(line=self.line, detail=scrub(self.reason),
+                        problems=tuple(FieldProblem(p.field, scrub(p.message)) for p in self.problems))
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,33 @@ class RowError:
     line: int | None
     detail: str
     problems: tuple[FieldProblem, ...] = ()
+
+
+def _variants(cell: str) -> set[str]:
+    text = cell.strip()
+    folded = unicodedata.normalize("NFKC", text).strip()
+    return {v for v in (text, folded, folded.casefold()) if len(v) >= 2}
+
+
+def _scrubber(cells: tuple[str, ...]) -> Callable[[str], str]:
+    """Removes quoted literals, identity-shaped text and the row's own cells (as written and
+    NFKC-normalised) from a reason. ASCII cells only as whole words, so that a cell `ec` does not
+    eat into `second`."""
+    words = sorted({v for c in cells for v in _variants(c)}, key=len, reverse=True)
+    patterns = [re.escape(w) if not w.isascii() else rf"(?<![A-Za-z0-9]){re.escape(w)}(?![A-Za-z0-9])"
+                for w in words]
+    cells_re = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+
+    def scrub(text: str) -> str:
+        text = _IDENTITY_SHAPED.sub(REDACTED, _QUOTED.sub(REDACTED, text))
+        return cells_re.sub(REDACTED, text) if cells_re is not None else text
+
+    return scrub
+
+
+def without_values(text: str) -> str:
+    """A reason with quoted literals and identity-shaped text removed (no row at hand)."""
+    return _scrubber(())(text)
 
 
 def describe(problems: tuple[FieldProblem, ...] | list[FieldProblem], fallback: str) -> str:

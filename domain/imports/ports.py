@@ -38,6 +38,11 @@ class ImportRepository(Protocol):
 
     async def content(self, import_id: UUID) -> bytes | None: ...
 
+    async def lock_holding_personal_data(self) -> list[ImportJob]:
+        """SELECT ... FOR UPDATE, in id order, of the imports of kinds that name people
+        (PERSONAL_KINDS) that are queued or running, or still store their uploaded file."""
+        ...
+
     async def search(self, filters: ImportFilter, page: PageRequest) -> list[ImportJob]:
         """Newest first (`page.after` is the last id of the previous page)."""
         ...

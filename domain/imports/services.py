@@ -22,6 +22,7 @@ from domain.imports.columns import ColumnMap
 from domain.imports.events import ImportFinished
 from domain.imports.model import (
     DEFAULT_CHUNK_ROWS,
+    STOPPED_BY_ERASURE,
     ChunkOutcome,
     ChunkRace,
     ImportContext,
@@ -29,6 +30,7 @@ from domain.imports.model import (
     ImportJob,
     ImportKind,
     ImportStatus,
+    ImportStopped,
     Parsed,
     Rejection,
     SourceRecord,
@@ -117,23 +119,48 @@ async def open_import(*, uow: UnitOfWork, clock: Clock, kind: ImportKind, filena
 
 async def start_stored_import(*, uow: UnitOfWork, clock: Clock,
                               import_id: UUID) -> tuple[ImportJob, bytes] | None:
-    """The worker's start: None when there is nothing to do (unknown, or already succeeded: a
-    job may run twice). A failed import starts again from its recorded progress."""
+    """The worker's start: None when there is nothing to do (unknown, already succeeded: a job
+    may run twice, or failed with its file gone: the import says why). A failed or interrupted
+    import starts again from its recorded progress, from the very file it was uploaded with."""
     async with uow:
         job = await uow.imports.lock(import_id)
         if job is None or job.status is ImportStatus.SUCCEEDED:
             return None
         content = await uow.imports.content(import_id)
-        if content is None:
-            failed = job.failed(clock.now(), "the uploaded file is no longer stored")
-            await uow.imports.save(failed)
-            await uow.commit()
+        problem = _stored_file_problem(job, content)
+        if problem is not None:
+            if job.status is not ImportStatus.FAILED or content is not None:
+                await uow.imports.save(job.failed(clock.now(), problem))
+                await uow.commit()
             return None
+        assert content is not None
         job = replace(job, status=ImportStatus.RUNNING, started_at=job.started_at or clock.now(),
                       finished_at=None, errors=job.row_errors)
         await uow.imports.save(job)
         await uow.commit()
     return job, content
+
+
+def _stored_file_problem(job: ImportJob, content: bytes | None) -> str | None:
+    """A resume skips `processed_rows` rows: right only for the file those rows came from."""
+    if content is None:
+        return "the uploaded file is no longer stored"
+    if job.source_sha256 is not None and hashlib.sha256(content).hexdigest() != job.source_sha256:
+        return "the stored file is not the file this import was created with (its SHA-256 differs)"
+    return None
+
+
+async def stop_imports_for_erasure(*, uow: UnitOfWork, clock: Clock) -> int:
+    """Inside an erasure's unit of work: every unfinished import of a kind that names people
+    stops, and its stored upload is deleted. Matching the person in the raw file is unreliable
+    (full-width, case, domestic phone forms, cp932, a mistyped email), and an import that runs
+    after the erasure would bring the person back, so none of them goes on. Locks the imports
+    before the erasure locks the customer: a running chunk locks in that order too."""
+    now = clock.now()
+    stopped = await uow.imports.lock_holding_personal_data()
+    for job in stopped:
+        await uow.imports.save(job.failed(now, STOPPED_BY_ERASURE), drop_content=True)
+    return len(stopped)
 
 
 async def note_encoding(*, uow: UnitOfWork, import_id: UUID, encoding: str) -> None:
@@ -284,6 +311,8 @@ async def _run_chunk(uow: UnitOfWork, clock: Clock, job: ImportJob, kind: Import
         async with uow:
             if not options.dry_run:
                 stored = await uow.imports.lock(job.id)
+                if stored is not None and stored.status is ImportStatus.FAILED:
+                    raise ImportStopped(f"import {job.id} was stopped while it ran (its errors say why)")
                 if stored is None or stored.processed_rows != job.processed_rows:
                     raise Conflict(f"import {job.id} is being run by another process (it has "
                                    f"{stored.processed_rows if stored else 0} rows committed, this run "

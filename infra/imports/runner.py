@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +18,16 @@ from uuid import UUID
 
 from domain.auth.model import TenantRef
 from domain.imports.columns import ColumnMap, resolve_header
-from domain.imports.model import DEFAULT_CHUNK_ROWS, ImportJob, ImportKind, ImportStatus, SourceRecord
+from domain.imports.model import (
+    DEFAULT_CHUNK_ROWS,
+    ImportJob,
+    ImportKind,
+    ImportStatus,
+    ImportStopped,
+    Rejection,
+    SourceRecord,
+    without_values,
+)
 from domain.imports.orders import order_key
 from domain.imports.services import (
     RunOptions,
@@ -31,12 +40,13 @@ from domain.imports.services import (
     start_stored_import,
 )
 from domain.shared.clock import Clock
-from domain.shared.errors import InvalidInput
+from domain.shared.errors import DomainError, InvalidInput
 from domain.shared.ids import new_id
 from domain.shared.ports import UnitOfWork
 from infra.imports.source import CsvSource, RejectsFile, SourceError, SourceInfo, inspect, trim_rejects
 
 log = logging.getLogger(__name__)
+FIRST_REJECTS = 10
 UowFactory = Callable[[TenantRef | None], UnitOfWork]
 
 
@@ -61,6 +71,22 @@ class FileImportResult:
     skipped: int
     seconds: float
     rejects_written: int
+    # without a rejects file: this run's first rejected rows as they were, for the operator's
+    # console (the import resource keeps them without values)
+    first_rejects: tuple[Rejection, ...] = ()
+
+
+class FirstRejects:
+    """A reject sink that keeps the first `limit` rejected rows in memory."""
+
+    def __init__(self, limit: int = FIRST_REJECTS) -> None:
+        self.limit = limit
+        self.kept: list[Rejection] = []
+        self.count = 0
+
+    def write(self, rejections: Sequence[Rejection]) -> None:
+        self.kept += rejections[:max(self.limit - len(self.kept), 0)]
+        self.count += len(rejections)
 
 
 def _continues(columns: ColumnMap, last: SourceRecord | None) -> str | None:
@@ -97,7 +123,8 @@ async def import_file(uow_factory: UowFactory, clock: Clock, tenant: TenantRef, 
                                        encoding=info.encoding, created_by=spec.created_by, resume=spec.resume)
             job, resumed = opened.job, opened.resumed
         skipped = job.processed_rows
-        sink = None
+        first = FirstRejects()
+        sink: RejectsFile | FirstRejects = first
         options = RunOptions(chunk_rows=spec.chunk_rows, dry_run=spec.dry_run,
                              stop_after_chunks=spec.stop_after_chunks)
         try:
@@ -121,13 +148,26 @@ async def import_file(uow_factory: UowFactory, clock: Clock, tenant: TenantRef, 
             job = await finish_import(uow=uow_factory(tenant), clock=clock, import_id=job.id)
         return FileImportResult(job=job, info=info, resumed=resumed, skipped=skipped,
                                 seconds=time.perf_counter() - started,
-                                rejects_written=sink.count if sink is not None else 0)
+                                rejects_written=sink.count if isinstance(sink, RejectsFile) else 0,
+                                first_rejects=tuple(first.kept))
+
+
+def _failure_detail(exc: BaseException) -> str:
+    """What the import shows about why a run stopped. Only our own errors are quoted (without
+    values): a database error's text can carry a row's parameters, which the import resource
+    would then show to every reader and keep after the person's erasure."""
+    if isinstance(exc, KeyboardInterrupt | GeneratorExit) or type(exc).__name__ == "CancelledError":
+        return "interrupted"
+    if isinstance(exc, DomainError | SourceError) and str(exc):
+        return without_values(str(exc))
+    log.error("import run failed", exc_info=exc)
+    return f"{type(exc).__name__} (details in the log)"
 
 
 async def _record_failure(uow: UnitOfWork, clock: Clock, import_id: UUID, exc: BaseException) -> None:
-    detail = str(exc) if isinstance(exc, Exception) and str(exc) else type(exc).__name__
-    if isinstance(exc, KeyboardInterrupt | GeneratorExit) or type(exc).__name__ == "CancelledError":
-        detail = "interrupted"
+    if isinstance(exc, ImportStopped):
+        return  # whoever stopped it recorded why
+    detail = _failure_detail(exc)
     try:
         await fail_import(uow=uow, clock=clock, import_id=import_id,
                           detail=f"stopped: {detail}; what committed stays, resume to continue")
@@ -166,6 +206,8 @@ async def run_stored_import(uow_factory: UowFactory, clock: Clock, tenant: Tenan
         job = await run_import(uow=uow_factory(tenant), clock=clock, job=job, columns=columns,
                                records=source.records(), tenancy=_tenancy(tenant),
                                options=RunOptions(chunk_rows=chunk_rows), continues=continues)
+    except ImportStopped:
+        return {"import_id": str(import_id), "status": "stopped"}
     except BaseException as exc:
         await _record_failure(uow_factory(tenant), clock, import_id, exc)
         raise

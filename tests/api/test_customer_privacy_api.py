@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
+from uuid import UUID
 
+import pytest
 from sqlalchemy import text
+
+from domain.auth.model import TenantRef
+from domain.imports.columns import resolve_header
+from domain.imports.model import ImportInterrupted, ImportKind, ImportStopped
+from domain.imports.services import RunOptions, Tenancy, get_import, run_import, start_stored_import
+from domain.shared.clock import SystemClock
+from infra.imports.queue import IMPORTS_QUEUE
+from infra.imports.source import CsvSource
+from infra.jobs import job_app
+from infra.settings import Settings
 
 
 async def _customer(api, tenant, **fields):
@@ -96,3 +110,117 @@ async def test_erasure_removes_personal_data_keeps_orders_and_cannot_be_reidenti
         record = (await conn.execute(text(f'SELECT reason FROM "{schema}".erasures WHERE customer_id = :i'),
                                      {"i": c["id"]})).scalar()
         assert record == "本人からの削除依頼"
+
+
+# -- erasure and imports -------------------------------------------------------------------------
+
+PERSON = {"email": "Import.Erase@Example.jp", "phone": "090-3333-4444", "family_name": "削除",
+          "given_name": "花子", "kana": "サクジョ"}
+# the person's data in every form it may be stored or quoted in (raw, normalised, E.164)
+TRACES = ("import.erase@example.jp", "Import.Erase", "090-3333-4444", "09033334444", "+819033334444",
+          "削除", "花子", "サクジョ")
+
+
+def _rows(*external_ids: str) -> bytes:
+    """A customers file naming the person once per external id: the first row creates them, the
+    others are rejected because the email already belongs to that customer (the reason used to
+    quote the address)."""
+    lines = ["external_id,email,phone,family_name,given_name,family_name_kana"]
+    lines += [f"{x},{PERSON['email']},{PERSON['phone']},{PERSON['family_name']},{PERSON['given_name']},"
+              f"{PERSON['kana']}" for x in external_ids]
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def _upload(api, tenant, body: bytes):
+    r = await api.post("/v1/imports", params={"kind": "customers"}, content=body,
+                       headers={**tenant.auth, "Content-Type": "text/csv"})
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+async def _work(database_url: str) -> None:
+    """Run every queued import job (of both tenants), as `kizuna worker` would."""
+    async with job_app(Settings(), database_url) as jobs:
+        await jobs.run_worker_async(queues=[IMPORTS_QUEUE], wait=False, install_signal_handlers=False)
+
+
+async def _stored(engine, tenant, import_id: str):
+    async with engine.connect() as conn:
+        return (await conn.execute(text(
+            f'SELECT status, content, errors::text AS errors FROM "t_{tenant.slug}".imports WHERE id = :i'),
+            {"i": import_id})).one()
+
+
+def _leaks(text_: str) -> list[str]:
+    return [t for t in TRACES if t.casefold() in text_.casefold()]
+
+
+async def test_rejected_rows_kept_by_an_import_quote_no_personal_data(api, tenant_a, tenant_b, database_url):
+    done_id = await _upload(api, tenant_a, _rows("E1", "E2", "E3"))
+    await _work(database_url)
+    done = await api.get(f"/v1/imports/{done_id}", headers=tenant_a.auth)
+    body = done.json()
+    assert (body["status"], body["accepted_rows"], body["rejected_rows"]) == ("succeeded", 1, 2), body
+    # the reason still says which field and why, on which line
+    assert [(e["line"], e["errors"][0]["field"]) for e in body["errors"]] == [(3, "email"), (4, "email")]
+    assert all("already belongs to" in e["detail"] for e in body["errors"])
+    assert _leaks(done.text) == []
+    assert (await api.get(f"/v1/imports/{done_id}", headers=tenant_b.auth)).status_code == 404
+
+
+async def test_erasure_stops_unfinished_imports_and_deletes_their_files(api, engine, tenant_a, tenant_b,
+                                                                        database_url):
+    person = await _customer(api, tenant_a, email=PERSON["email"], phone=PERSON["phone"],
+                             family_name=PERSON["family_name"])
+    queued = await _upload(api, tenant_a, _rows("Q1"))  # would re-create the person after the erasure
+    other_tenant = await _upload(api, tenant_b, _rows("B1"))
+    assert (await _stored(engine, tenant_a, queued)).content is not None
+
+    r = await api.post(f"/v1/customers/{person['id']}/erasure", json={}, headers=tenant_a.auth)
+    assert r.status_code == 200, r.text
+    stopped = await _stored(engine, tenant_a, queued)
+    assert stopped.status == "failed" and stopped.content is None and _leaks(stopped.errors) == []
+    shown = await api.get(f"/v1/imports/{queued}", headers=tenant_a.auth)
+    assert "erased" in shown.json()["errors"][-1]["detail"] and _leaks(shown.text) == []
+    # another tenant's import is not touched by this tenant's erasure
+    untouched = await _stored(engine, tenant_b, other_tenant)
+    assert untouched.status == "queued" and untouched.content is not None
+
+    await _work(database_url)  # the queued job runs and finds nothing to import
+    assert (await _stored(engine, tenant_a, queued)).status == "failed"
+    found = (await api.get("/v1/customers", params={"email": PERSON["email"]}, headers=tenant_a.auth)).json()
+    assert found["data"] == []  # the file did not bring the person back
+    assert (await _stored(engine, tenant_b, other_tenant)).status == "succeeded"
+
+
+async def test_an_import_running_when_the_erasure_lands_stops_at_its_next_chunk(app, api, engine, tenant_a,
+                                                                                 tenant_b):
+    person = await _customer(api, tenant_a, email=PERSON["email"], family_name=PERSON["family_name"])
+    body = _rows("R2").replace(b"\n", b"\nR1,other@example.jp,,\xe4\xbb\x96\xe4\xba\xba,,\n", 1)  # 他人 first
+    import_id = UUID(await _upload(api, tenant_a, body))
+    tenant = TenantRef(id=UUID(tenant_a.id), slug=tenant_a.slug, schema=f"t_{tenant_a.slug}",
+                       timezone="Asia/Tokyo", currency="JPY")
+    factory, clock = app.state.wiring.uow_factory, SystemClock()
+    job, content = await start_stored_import(uow=factory(tenant), clock=clock, import_id=import_id)
+
+    async def run(job, **options):
+        """The worker's loop over the rows after those the import committed, file in memory."""
+        source = CsvSource(io.BytesIO(content), "utf-8")
+        source.skip(job.processed_rows)
+        return await run_import(uow=factory(tenant), clock=clock, job=job, records=source.records(),
+                                columns=resolve_header(ImportKind.CUSTOMERS, source.header),
+                                tenancy=Tenancy(timezone="Asia/Tokyo", currency="JPY"),
+                                options=RunOptions(chunk_rows=1, **options))
+
+    with pytest.raises(ImportInterrupted):  # the first row (another person) is committed
+        await run(job, stop_after_chunks=1)
+    erased = await api.post(f"/v1/customers/{person['id']}/erasure", json={}, headers=tenant_a.auth)
+    assert erased.status_code == 200 and erased.json()["removed"]["unfinished_imports"] == 1
+    progress = await get_import(uow=factory(tenant), import_id=import_id)
+    assert progress.processed_rows == 1
+    with pytest.raises(ImportStopped):  # the run still holds the file; the import row stops it
+        await run(replace(progress, status=job.status))
+    found = (await api.get("/v1/customers", params={"email": PERSON["email"]}, headers=tenant_a.auth)).json()
+    assert found["data"] == []
+    assert (await _stored(engine, tenant_a, str(import_id))).status == "failed"
+    assert (await api.get(f"/v1/imports/{import_id}", headers=tenant_b.auth)).status_code == 404

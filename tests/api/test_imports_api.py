@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import text
 
 from infra.imports.queue import IMPORTS_QUEUE
+from infra.imports.tasks import RECOVERY_TASK
 from infra.jobs import job_app
 from infra.settings import Settings
 from tests.conftest import bearer, get_token
@@ -151,3 +155,77 @@ async def test_an_idempotency_key_replays_the_first_upload(api, tenant_a, engine
             {"id": first.json()["id"]})).scalar()
     assert queued == 1
     await work(database_url)
+
+
+async def _die_mid_run(engine, tenant, import_id: str, committed: int) -> None:
+    """As if a worker took the job, committed `committed` rows, and was killed: the import stays
+    running with its progress; the job stays `doing`, owned by a worker whose heartbeat stopped."""
+    async with engine.begin() as conn:
+        worker = (await conn.execute(text(
+            "INSERT INTO control.procrastinate_workers (last_heartbeat) VALUES (now() - interval '5 minutes')"
+            " RETURNING id"))).scalar()
+        await conn.execute(text(
+            "UPDATE control.procrastinate_jobs SET status = 'doing', worker_id = :w WHERE args->>'import_id' = :i"),
+            {"w": worker, "i": import_id})
+        await conn.execute(text(
+            f'UPDATE "t_{tenant.slug}".imports SET status = \'running\', started_at = now(),'
+            " processed_rows = :n, accepted_rows = :n WHERE id = :i"), {"n": committed, "i": import_id})
+
+
+async def recover(database_url: str) -> None:
+    """The recovery the workers schedule every minute, run now, then the jobs it put back."""
+    async with job_app(Settings(), database_url) as jobs:
+        try:
+            await jobs.configure_task(RECOVERY_TASK).defer_async(timestamp=int(datetime.now(UTC).timestamp()))
+        except AlreadyEnqueued:
+            pass  # a worker's periodic deferrer queued this minute's run already: that one runs below
+        await jobs.run_worker_async(queues=[IMPORTS_QUEUE], wait=False, install_signal_handlers=False)
+
+
+async def test_an_import_whose_worker_died_finishes_on_the_next_worker(api, tenant_a, tenant_b, database_url,
+                                                                       engine):
+    created = (await upload(api, tenant_a, CUSTOMERS.encode())).json()
+    await _die_mid_run(engine, tenant_a, created["id"], committed=1)
+
+    await work(database_url)  # a worker alone never takes a job another worker holds
+    stuck = (await api.get(f"/v1/imports/{created['id']}", headers=tenant_a.auth)).json()
+    assert (stuck["status"], stuck["processed_rows"]) == ("running", 1)
+
+    await recover(database_url)
+    done = (await api.get(f"/v1/imports/{created['id']}", headers=tenant_a.auth)).json()
+    assert (done["status"], done["processed_rows"], done["accepted_rows"], done["rejected_rows"]) == (
+        "succeeded", 3, 2, 1), done
+    async with engine.connect() as conn:
+        ids = (await conn.execute(text(f'SELECT external_id FROM "t_{tenant_a.slug}".customers'))).scalars().all()
+    assert ids == ["H3"]  # it resumed after the committed row (H1), and H2 is the rejected one
+    assert (await api.get(f"/v1/imports/{created['id']}", headers=tenant_b.auth)).status_code == 404
+
+
+async def test_a_live_workers_import_is_not_taken_over(api, tenant_a, database_url, engine):
+    created = (await upload(api, tenant_a, CUSTOMERS.encode())).json()
+    await _die_mid_run(engine, tenant_a, created["id"], committed=1)
+    async with engine.begin() as conn:  # the worker is alive after all: its heartbeat is fresh
+        await conn.execute(text(
+            "UPDATE control.procrastinate_workers w SET last_heartbeat = now() FROM control.procrastinate_jobs j"
+            " WHERE j.worker_id = w.id AND j.args->>'import_id' = :i"), {"i": created["id"]})
+    await recover(database_url)
+    still = (await api.get(f"/v1/imports/{created['id']}", headers=tenant_a.auth)).json()
+    assert (still["status"], still["processed_rows"]) == ("running", 1)
+    async with engine.begin() as conn:  # let the rest of the session's workers finish it
+        await conn.execute(text("UPDATE control.procrastinate_workers w SET last_heartbeat = now() - interval"
+                                " '1 hour' FROM control.procrastinate_jobs j WHERE j.worker_id = w.id"
+                                " AND j.args->>'import_id' = :i"), {"i": created["id"]})
+
+
+async def test_a_resume_refuses_a_stored_file_that_changed(api, tenant_a, database_url, engine):
+    """The digest recorded at upload is checked before a run reads the stored file: a resume skips
+    `processed_rows` rows, which is right only for the very file those rows came from."""
+    created = (await upload(api, tenant_a, CUSTOMERS.encode())).json()
+    async with engine.begin() as conn:
+        await conn.execute(text(f'UPDATE "t_{tenant_a.slug}".imports SET content = :c, processed_rows = 1,'
+                                " accepted_rows = 1, status = 'failed' WHERE id = :i"),
+                           {"c": CUSTOMERS.replace("H3", "X3").encode(), "i": created["id"]})
+    await work(database_url)
+    failed = (await api.get(f"/v1/imports/{created['id']}", headers=tenant_a.auth)).json()
+    assert failed["status"] == "failed" and "not the file" in failed["errors"][-1]["detail"], failed
+    assert failed["processed_rows"] == 1

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.customers.model import Customer
-from domain.imports.model import ImportJob, ImportKind, ImportStatus, RowError
+from domain.imports.model import PERSONAL_KINDS, ImportJob, ImportKind, ImportStatus, RowError
 from domain.imports.ports import ImportFilter
 from domain.shared.errors import FieldProblem
 from domain.shared.pagination import PageRequest
@@ -87,6 +87,13 @@ class SqlImportRepository:
     async def content(self, import_id: UUID) -> bytes | None:
         value = (await self._conn.execute(select(i.content).where(i.id == import_id))).scalar()
         return bytes(value) if value is not None else None
+
+    async def lock_holding_personal_data(self) -> list[ImportJob]:
+        unfinished = i.status.in_([ImportStatus.QUEUED.value, ImportStatus.RUNNING.value])
+        rows = await self._conn.execute(select(*_SUMMARY).where(
+            i.kind.in_([k.value for k in PERSONAL_KINDS]), or_(unfinished, i.content.is_not(None)))
+            .order_by(i.id).with_for_update())
+        return [to_domain(r) for r in rows]
 
     async def search(self, filters: ImportFilter, page: PageRequest) -> list[ImportJob]:
         query = select(*_SUMMARY).where(i.kind.in_([k.value for k in filters.kinds]))
