@@ -5,13 +5,14 @@ The composition root (api/app.py) puts a `Wiring` on `app.state`; routers only s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
+from fastapi.security.base import SecurityBase
 
 from api.errors import InsufficientScope
 from domain.auth.model import PLATFORM_ADMIN, TENANT_SCOPES, Principal, TenantRef
@@ -72,7 +73,7 @@ class Caller:
         return self.principal.client_id
 
 
-async def _authenticate(request: Request, security_scopes: SecurityScopes,
+async def _authenticate(request: Request, scopes: Sequence[str],
                         authorization: str | None) -> tuple[Principal, TenantRef | None]:
     if not authorization:
         raise Unauthenticated("send an access token: Authorization: Bearer <token>")
@@ -80,7 +81,7 @@ async def _authenticate(request: Request, security_scopes: SecurityScopes,
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must use the Bearer scheme")
     principal, tenant = await wiring(request).authenticator.authenticate(token.strip())
-    missing = [s for s in security_scopes.scopes if not principal.has(s)]
+    missing = [s for s in scopes if not principal.has(s)]
     if missing:
         raise InsufficientScope(f"this operation needs scope {' '.join(missing)}",
                                 extra={"required_scopes": missing})
@@ -93,7 +94,11 @@ async def _authenticate(request: Request, security_scopes: SecurityScopes,
 async def tenant_caller(request: Request, security_scopes: SecurityScopes,
                         authorization: Annotated[str | None, Depends(oauth2)]) -> Caller:
     """A tenant's token; the unit of work is bound to the tenant's schema."""
-    principal, tenant = await _authenticate(request, security_scopes, authorization)
+    return await _tenant_caller(request, security_scopes.scopes, authorization)
+
+
+async def _tenant_caller(request: Request, scopes: Sequence[str], authorization: str | None) -> Caller:
+    principal, tenant = await _authenticate(request, scopes, authorization)
     if tenant is None:
         raise Forbidden("this operation needs a tenant's token, not a platform token")
     w = wiring(request)
@@ -101,10 +106,34 @@ async def tenant_caller(request: Request, security_scopes: SecurityScopes,
                   uow=w.uow_factory(tenant, read_only=request.method in _READS))
 
 
+class _TenantCallerScheme(SecurityBase):
+    """`tenant_caller` for fixed scopes, as one dependency that is itself the OAuth 2 scheme.
+
+    FastAPI documents any dependency that is a SecurityBase as that scheme, with the scopes of
+    its `Security(...)`: the operation's security entry is the same as `tenant_caller`'s. Per
+    request FastAPI solves one dependency taking only the request, where `tenant_caller` costs
+    three levels (the caller, SecurityScopes, the scheme's header): 18% of a customer read's CPU
+    (docs/performance.md).
+    """
+
+    def __init__(self, scopes: Sequence[str]) -> None:
+        self.model = oauth2.model
+        self.scheme_name = oauth2.scheme_name
+        self.scopes = tuple(scopes)
+
+    async def __call__(self, request: Request) -> Caller:
+        return await _tenant_caller(request, self.scopes, request.headers.get("authorization"))
+
+
+def tenant_security(*scopes: str) -> Any:
+    """`Security(tenant_caller, scopes=[...])`, cheaper per request, documented the same."""
+    return Security(_TenantCallerScheme(scopes), scopes=list(scopes))
+
+
 async def platform_caller(request: Request, security_scopes: SecurityScopes,
                           authorization: Annotated[str | None, Depends(oauth2)]) -> Caller:
     """A platform token (scope platform:admin); the unit of work reaches the control plane only."""
-    principal, tenant = await _authenticate(request, security_scopes, authorization)
+    principal, tenant = await _authenticate(request, security_scopes.scopes, authorization)
     if tenant is not None:
         raise InsufficientScope(f"this operation needs scope {PLATFORM_ADMIN}",
                                 extra={"required_scopes": [PLATFORM_ADMIN]})

@@ -40,11 +40,14 @@ class RawSql:
         return self._quoted
 
     async def _in_transaction(self) -> asyncpg.Connection | None:
-        """The asyncpg connection when the unit of work's transaction is open; None before its
-        first statement (SQLAlchemy sends BEGIN lazily, with it, and raw SQL must not run first)."""
+        """The asyncpg connection when the unit of work's transaction is open, or when it has none
+        to open (a read-only unit of work runs in AUTOCOMMIT); None before its first statement
+        otherwise (SQLAlchemy sends BEGIN lazily, with it, and raw SQL must not run first)."""
         raw = await self._conn.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-        return driver if driver.is_in_transaction() else None
+        if raw.dbapi_connection.autocommit or driver.is_in_transaction():  # type: ignore[union-attr]
+            return driver
+        return None
 
     async def driver(self) -> asyncpg.Connection:
         """The asyncpg connection, inside the unit of work's transaction."""

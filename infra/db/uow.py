@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from types import TracebackType
+from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -33,6 +34,44 @@ from infra.db.tables.control import platform_idempotency_keys
 from infra.db.tables.tenant import idempotency_keys
 from infra.events import EventBus
 
+R = TypeVar("R")
+
+
+class _Repository(Generic[R]):
+    """A repository built on first use in a block, on that block's connection.
+
+    A request uses one or two of the unit of work's repositories: building all of them on every
+    `async with` was 5.5% of a customer read's CPU (docs/performance.md). Each block starts with
+    none built, so a repository never outlives the connection it was built on.
+    """
+
+    def __init__(self, build: Callable[[SqlUnitOfWork, AsyncConnection], R]) -> None:
+        self._build = build
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type) -> _Repository[R]: ...
+    @overload
+    def __get__(self, uow: SqlUnitOfWork, owner: type) -> R: ...
+
+    def __get__(self, uow: SqlUnitOfWork | None, owner: type) -> _Repository[R] | R:
+        if uow is None:
+            return self
+        built = uow._repositories
+        try:
+            repository: R = built[self._name]
+        except KeyError:
+            repository = built[self._name] = self._build(uow, uow.connection)
+        return repository
+
+    def __set__(self, uow: SqlUnitOfWork, repository: R) -> None:
+        # The UnitOfWork port declares plain attributes; replacing one (a test's stand-in) holds
+        # for the current block, like any repository built in it.
+        uow._repositories[self._name] = repository
+
 
 class SqlUnitOfWork:
     """`tenant=None`: control plane only. With a tenant, its tables resolve to `t_<slug>` through
@@ -56,6 +95,33 @@ class SqlUnitOfWork:
         self._conn: AsyncConnection | None = None
         self._committed = False
         self._on_commit: list[Callable[[], None]] = []
+        self._repositories: dict[str, Any] = {}
+
+    tenants = _Repository(lambda uow, conn: SqlTenantRepository(
+        conn, uow._on_commit, uow._caches.tenants.evict))
+    clients = _Repository(lambda uow, conn: SqlClientRepository(
+        conn, uow._on_commit, uow._caches.revoked.add_client))
+    revocations = _Repository(lambda uow, conn: SqlRevocationRepository(
+        conn, uow._on_commit, uow._caches.revoked.add))
+    schemas = _Repository(lambda uow, conn: SqlSchemaProvisioner(conn))
+    idempotency = _Repository(lambda uow, conn: SqlIdempotencyStore(
+        conn, idempotency_keys if uow._schema is not None else platform_idempotency_keys,
+        uow._schema or "control", uow._ttl))
+    customers = _Repository(lambda uow, conn: SqlCustomerRepository(conn))
+    attribute_definitions = _Repository(lambda uow, conn: SqlAttributeDefinitionRepository(conn))
+    products = _Repository(lambda uow, conn: SqlProductRepository(conn))
+    orders = _Repository(lambda uow, conn: SqlOrderRepository(conn))
+    events = _Repository(lambda uow, conn: SqlEventRepository(conn))
+    imports = _Repository(lambda uow, conn: SqlImportRepository(conn))
+    loyalty = _Repository(lambda uow, conn: SqlLoyaltyRepository(conn))
+    entry_campaigns = _Repository(lambda uow, conn: SqlEntryCampaignRepository(conn))
+    analytics_settings = _Repository(lambda uow, conn: SqlAnalyticsSettingsRepository(conn))
+    customer_metrics = _Repository(lambda uow, conn: SqlCustomerMetricsRepository(
+        conn, uow._schema or "control"))
+    clv_models = _Repository(lambda uow, conn: SqlClvModelRepository(conn))
+    analytics_jobs = _Repository(lambda uow, conn: SqlAnalyticsJobRepository(conn))
+    marketing_costs = _Repository(lambda uow, conn: SqlMarketingCostRepository(conn))
+    reports = _Repository(lambda uow, conn: SqlReportQueries(conn))
 
     @property
     def connection(self) -> AsyncConnection:
@@ -81,31 +147,8 @@ class SqlUnitOfWork:
             self._committed = False
             self._on_commit = []
             self._events = []
-            self._bind(conn)
+            self._repositories = {}
         return self
-
-    def _bind(self, conn: AsyncConnection) -> None:
-        caches = self._caches
-        self.tenants = SqlTenantRepository(conn, self._on_commit, caches.tenants.evict)
-        self.clients = SqlClientRepository(conn, self._on_commit, caches.revoked.add_client)
-        self.revocations = SqlRevocationRepository(conn, self._on_commit, caches.revoked.add)
-        self.schemas = SqlSchemaProvisioner(conn)
-        table = idempotency_keys if self._schema is not None else platform_idempotency_keys
-        self.idempotency = SqlIdempotencyStore(conn, table, self._schema or "control", self._ttl)
-        self.customers = SqlCustomerRepository(conn)
-        self.attribute_definitions = SqlAttributeDefinitionRepository(conn)
-        self.products = SqlProductRepository(conn)
-        self.orders = SqlOrderRepository(conn)
-        self.events = SqlEventRepository(conn)
-        self.imports = SqlImportRepository(conn)
-        self.loyalty = SqlLoyaltyRepository(conn)
-        self.entry_campaigns = SqlEntryCampaignRepository(conn)
-        self.analytics_settings = SqlAnalyticsSettingsRepository(conn)
-        self.customer_metrics = SqlCustomerMetricsRepository(conn, self._schema or "control")
-        self.clv_models = SqlClvModelRepository(conn)
-        self.analytics_jobs = SqlAnalyticsJobRepository(conn)
-        self.marketing_costs = SqlMarketingCostRepository(conn)
-        self.reports = SqlReportQueries(conn)
 
     def publish(self, event: DomainEvent) -> None:
         self._events.append(event)
