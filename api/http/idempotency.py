@@ -37,10 +37,22 @@ def _json(model: BaseModel) -> bytes:
 async def idempotent(request: Request, caller: Caller, *, status_code: int,
                      action: Callable[[], Awaitable[BaseModel]],
                      headers: Callable[[Any], dict[str, str]] | None = None) -> Response:
+    """Run `action` under the request's Idempotency-Key (none: just run it); answer `status_code`."""
+    async def with_status() -> tuple[int, BaseModel]:
+        return status_code, await action()
+
+    return await idempotent_with_status(request, caller, action=with_status, headers=headers)
+
+
+async def idempotent_with_status(request: Request, caller: Caller, *,
+                                 action: Callable[[], Awaitable[tuple[int, BaseModel]]],
+                                 headers: Callable[[Any], dict[str, str]] | None = None) -> Response:
+    """As `idempotent`, for an operation whose status depends on the outcome (e.g. 201 stored, 200
+    already there): a replay answers the first request's status and body."""
     key = request.headers.get(HEADER)
     if key is None:
-        result = await action()
-        return Response(_json(result), status_code, headers=headers(result) if headers else None,
+        status, result = await action()
+        return Response(_json(result), status, headers=headers(result) if headers else None,
                         media_type="application/json")
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
         raise InvalidInput(f"{HEADER} must be 1-{MAX_KEY_LENGTH} printable ASCII characters",
@@ -57,10 +69,9 @@ async def idempotent(request: Request, caller: Caller, *, status_code: int,
                                    field=HEADER)
             return Response(stored.body, stored.status, media_type="application/json",
                             headers={"Idempotent-Replayed": "true"})
-        result = await action()
+        status, result = await action()
         body = _json(result)
-        await uow.idempotency.complete(owner=caller.owner, key=key, status=status_code, body=body,
-                                       now=now)
+        await uow.idempotency.complete(owner=caller.owner, key=key, status=status, body=body, now=now)
         await uow.commit()
-    return Response(body, status_code, headers=headers(result) if headers else None,
+    return Response(body, status, headers=headers(result) if headers else None,
                     media_type="application/json")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, Securi
 from fastapi.routing import APIRoute
 
 from api.deps import Caller, tenant_caller
-from api.http.idempotency import idempotent
+from api.http.idempotency import idempotent, idempotent_with_status
 from api.http.pagination import Page
 from api.http.problems import problem_responses
 from api.schemas.events import (
@@ -57,13 +57,16 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 @router.post("", status_code=201, operation_id="events_create", response_model=EventRead,
              summary="Record one event (a re-sent event_id returns the event stored first, with 200)",
-             responses=problem_responses(404) | {200: {"model": EventRead,
-                                                       "description": "A duplicate of a stored event_id"}})
-async def create(body: EventCreate, caller: Writer, response: Response) -> EventRead:
-    event, stored = await record_event(uow=caller.uow, clock=caller.clock, item=body.given())
-    response.status_code = 201 if stored else 200
-    response.headers["Location"] = f"/v1/events/{event.id}"
-    return EventRead.from_domain(event)
+             responses=problem_responses(404, 409) | {
+                 200: {"model": EventRead, "description": "A duplicate of a stored event_id"}})
+async def create(request: Request, body: EventCreate, caller: Writer,
+                 idempotency_key: IdempotencyKey = None) -> Response:
+    async def action() -> tuple[int, EventRead]:
+        event, stored = await record_event(uow=caller.uow, clock=caller.clock, item=body.given())
+        return (201 if stored else 200), EventRead.from_domain(event)
+
+    return await idempotent_with_status(request, caller, action=action,
+                                        headers=lambda e: {"Location": f"/v1/events/{e.id}"})
 
 
 @router.post("/batch", operation_id="events_create_batch", response_model=EventBatchRead,
@@ -97,3 +100,4 @@ async def list_(caller: Reader, page: Annotated[KeysetPage, Depends(keyset_page)
             responses=problem_responses(404))
 async def get(event_id: UUID, caller: Reader) -> EventRead:
     return EventRead.from_domain(await get_event(uow=caller.uow, event_id=event_id))
+

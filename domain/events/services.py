@@ -7,15 +7,16 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from domain.customers.events import CustomerCreated
 from domain.customers.model import Customer, CustomerRef, CustomerStatus
 from domain.customers.services import MAX_MERGE_HOPS, get_customer
 from domain.events.events import EventIngested
 from domain.events.keyset import KeysetPage, KeysetResult, keyset_page_from
-from domain.events.model import Event, NewEvent, parse_events
+from domain.events.model import Event, EventDraft, NewEvent, parse_events
 from domain.events.ports import EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter
 from domain.shared.batch import MAX_BATCH, ItemError
@@ -74,6 +75,67 @@ async def _follow_ids(uow: UnitOfWork, ids: Iterable[UUID]) -> dict[UUID, UUID |
     return resolved
 
 
+Key = UUID | tuple[str, str]  # how a batch looks a reference up: its id, or (identity type, value)
+
+
+def _key(ref: CustomerRef) -> Key:
+    """A reference's look-up key. Plain tuples of strings hash in C, where the frozen dataclass
+    hashes through Python: a batch hashes a thousand references several times."""
+    if ref.id is not None:
+        return ref.id
+    assert ref.identity_type is not None and ref.identity_value is not None
+    return (ref.identity_type, ref.identity_value)
+
+
+@dataclass
+class _Resolution:
+    """What a batch's references name: `owners` maps each key to its customer, or to None for an
+    id that names no customer (unknown or erased); `missing` are identities nobody holds yet."""
+
+    owners: dict[Key, UUID | None]
+    missing: list[tuple[str, str]]
+
+
+async def _look_up(uow: UnitOfWork, keys: Iterable[Key]) -> _Resolution:
+    """One query for the ids (plus one per level of merge chain), one for the identities."""
+    ids: list[UUID] = []
+    pairs: list[tuple[str, str]] = []
+    for key in set(keys):
+        if isinstance(key, tuple):
+            pairs.append(key)
+        else:
+            ids.append(key)
+    owners: dict[Key, UUID | None] = {}
+    if ids:
+        owners.update((await _follow_ids(uow, ids)).items())
+    if pairs:
+        pairs.sort()
+        found = await uow.events.identity_owners(pairs)
+        owners.update(found.items())
+        return _Resolution(owners, [pair for pair in pairs if pair not in found])
+    return _Resolution(owners, [])
+
+
+async def _create_customers(uow: UnitOfWork, clock: Clock, missing: Sequence[tuple[str, str]],
+                            owners: dict[Key, UUID | None]) -> int:
+    """Create a customer for each identity nobody holds (the documented rule), recording the
+    owners in `owners`; returns how many this transaction created (an identity created
+    concurrently by another transaction is used, not duplicated)."""
+    now = clock.now()
+    new = []
+    for kind, value in missing:
+        profile: dict[str, Any] = {kind: value}  # the identity is also its profile field
+        new.append((Customer(id=new_id(), created_at=now, updated_at=now, **profile), (kind, value)))
+    claimed = await uow.events.add_customers(new, now)
+    owners.update(claimed.items())
+    created = 0
+    for customer, pair in new:
+        if claimed.get(pair) == customer.id:
+            created += 1
+            uow.publish(CustomerCreated(customer_id=customer.id))
+    return created
+
+
 async def resolve_customers(*, uow: UnitOfWork, clock: Clock,
                             refs: Iterable[CustomerRef]) -> tuple[dict[CustomerRef, UUID | None], int]:
     """Resolve many references at once, inside the caller's unit of work, by the documented rule
@@ -84,72 +146,70 @@ async def resolve_customers(*, uow: UnitOfWork, clock: Clock,
     A batch costs one query for its ids, one for its identities and, when some are new, one bulk
     insert; an identity created concurrently by another transaction is used, not duplicated."""
     wanted = set(refs)
-    ids: set[UUID] = set()
-    named: dict[tuple[str, str], CustomerRef] = {}  # (identity type, value) -> its reference
-    for r in wanted:
-        if r.id is not None:
-            ids.add(r.id)
-        elif r.identity_type is not None and r.identity_value is not None:
-            named[(r.identity_type, r.identity_value)] = r
-    by_id = await _follow_ids(uow, ids) if ids else {}
-    pairs = sorted(named)
-    owners = await uow.events.identity_owners(pairs) if pairs else {}
-    missing = [pair for pair in pairs if pair not in owners]
-    created = 0
-    if missing:
-        now = clock.now()
-        new = []
-        for kind, value in missing:
-            profile: dict[str, Any] = {kind: value}  # the identity is also its profile field
-            new.append((Customer(id=new_id(), created_at=now, updated_at=now, **profile), (kind, value)))
-        claimed = await uow.events.add_customers(new, now)
-        owners.update(claimed)
-        for customer, pair in new:
-            if claimed.get(pair) == customer.id:
-                created += 1
-                uow.publish(CustomerCreated(customer_id=customer.id))
-    resolved: dict[CustomerRef, UUID | None] = {ref: owners.get(pair) for pair, ref in named.items()}
-    resolved.update((r, by_id.get(r.id)) for r in wanted if r.id is not None)
-    return resolved, created
+    found = await _look_up(uow, (_key(r) for r in wanted))
+    created = await _create_customers(uow, clock, found.missing, found.owners) if found.missing else 0
+    return {r: found.owners.get(_key(r)) for r in wanted}, created
 
 
 def _not_found(ref: CustomerRef) -> NotFound:
     return NotFound("customer", ref.id if ref.id is not None else f"{ref.identity_type}={ref.identity_value}")
 
 
+_make_uuid = object.__new__
+_set_field = object.__setattr__
+
+
 def _new_ids(n: int) -> list[UUID]:
     """n UUIDv7s laid out as domain.shared.ids.new_id lays them out, from one read of the random
-    source: a batch needs a thousand, and one system call each is a measurable share of ingest."""
+    source: a batch needs a thousand, and one system call each is a measurable share of ingest.
+
+    Each is filled in as UUID.__init__ fills it in (its two public slots, `int` and `is_safe`),
+    without the argument checks of the constructor, which cost more than the rest together; the
+    value is built here and is always a valid 128-bit version 7 layout."""
     ms = time.time_ns() // 1_000_000
     head = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | 0b10 << 62  # time, version, variant
+    low = (1 << 62) - 1
     raw = os.urandom(10 * n)
+    from_bytes, unknown = int.from_bytes, SafeUUID.unknown
     ids = []
     for i in range(0, 10 * n, 10):
-        rand = int.from_bytes(raw[i:i + 10], "big")
-        ids.append(UUID(int=head | ((rand >> 62) & 0xFFF) << 64 | rand & ((1 << 62) - 1)))
+        rand = from_bytes(raw[i:i + 10])
+        uuid = _make_uuid(UUID)
+        _set_field(uuid, "int", head | ((rand >> 62) & 0xFFF) << 64 | rand & low)
+        _set_field(uuid, "is_safe", unknown)
+        ids.append(uuid)
     return ids
 
 
-async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any]) -> IngestReport:
-    """The body of ingest_events, run inside the caller's open unit of work (no commit)."""
+async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any], *,
+                  stored_first: bool = False) -> IngestReport:
+    """The body of ingest_events, run inside the caller's open unit of work (no commit).
+    `stored_first` always looks event ids up before writing (one probe for one event, where a
+    refused COPY would cost a staging table)."""
     now = clock.now()
     report = IngestReport(received=len(items))
     drafts, invalid = parse_events(items, now=now)
     report.errors.extend(ItemError(index, exc) for index, exc in invalid)
 
-    event_ids = {d.event_id for _, d in drafts if d.event_id is not None}
-    if event_ids:  # re-sent after an earlier request: known before any customer is created for it
-        stored_before = await uow.events.existing_event_ids(sorted(event_ids))
-        if stored_before:
-            report.duplicates.extend(i for i, d in drafts if d.event_id in stored_before)
-            drafts = [(i, d) for i, d in drafts if d.event_id not in stored_before]
+    keys = [_key(d.customer) for _, d in drafts]
+    found = await _look_up(uow, keys)
+    owners, missing = found.owners, found.missing
+    if stored_first or missing or None in owners.values():
+        # Something would be created or refused: events stored before are set aside first, so a
+        # re-sent event creates no customer and is a duplicate even if its customer is gone now.
+        # Otherwise no look-up by event_id is made: the unique index judges re-sent events
+        # when they are written (SqlEventRepository.add), which costs a query less per batch.
+        drafts, keys = await _set_aside_stored(uow, drafts, keys, report)
+        if missing:
+            named = set(keys)
+            missing = [pair for pair in missing if pair in named]
+    if missing:
+        report.customers_created = await _create_customers(uow, clock, missing, owners)
 
-    customers, report.customers_created = await resolve_customers(
-        uow=uow, clock=clock, refs=[d.customer for _, d in drafts])
     events: list[tuple[int, NewEvent]] = []
     seen: set[str] = set()
-    for (index, draft), event_id in zip(drafts, _new_ids(len(drafts)), strict=True):
-        customer_id = customers.get(draft.customer)
+    for (index, draft), key, event_id in zip(drafts, keys, _new_ids(len(drafts)), strict=True):
+        customer_id = owners.get(key)
         if customer_id is None:
             report.errors.append(ItemError(index, _not_found(draft.customer)))
             continue
@@ -168,16 +228,35 @@ async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any]) -> Ingest
             for index, new in events:
                 if new.id in stored_ids:
                     report.written.append(new)
-                else:  # a concurrent request stored the same event_id first
+                else:  # stored before, by an earlier request or a concurrent one
                     report.duplicates.append(index)
-    report.errors.sort(key=lambda e: e.index)
+    report.errors.sort(key=_by_index)
     report.duplicates.sort()
     if report.written:
         uow.publish(EventIngested(
             count=len(report.written), received_at=now,
             types=tuple(sorted({e.draft.type for e in report.written})),
-            customer_ids=tuple(sorted({e.customer_id for e in report.written}))))
+            # by the number: the same order as sorting the UUIDs, without a Python comparison each
+            customer_ids=tuple(sorted({e.customer_id for e in report.written}, key=_as_int))))
     return report
+
+
+_by_index = attrgetter("index")
+_as_int = attrgetter("int")
+
+
+async def _set_aside_stored(uow: UnitOfWork, drafts: list[tuple[int, EventDraft]], keys: list[Key],
+                            report: IngestReport) -> tuple[list[tuple[int, EventDraft]], list[Key]]:
+    """Report the drafts whose event_id is stored already as duplicates; the others, with their
+    keys."""
+    event_ids = {d.event_id for _, d in drafts if d.event_id is not None}
+    stored_before = await uow.events.existing_event_ids(sorted(event_ids)) if event_ids else set()
+    if not stored_before:
+        return drafts, keys
+    report.duplicates.extend(i for i, d in drafts if d.event_id in stored_before)
+    kept = [(draft, key) for draft, key in zip(drafts, keys, strict=True)
+            if draft[1].event_id not in stored_before]
+    return [d for d, _ in kept], [k for _, k in kept]
 
 
 async def ingest_events(*, uow: UnitOfWork, clock: Clock, items: Sequence[Any]) -> IngestReport:
@@ -197,7 +276,7 @@ async def record_event(*, uow: UnitOfWork, clock: Clock, item: Mapping[str, Any]
     """Store one event. Returns (event, stored): a re-sent `event_id` returns the event stored
     the first time and False. Invalid input raises InvalidInput, an unknown customer id NotFound."""
     async with uow:
-        report = await _ingest(uow, clock, [item])
+        report = await _ingest(uow, clock, [item], stored_first=True)
         if report.errors:
             raise report.errors[0].error
         if report.stored:

@@ -347,3 +347,45 @@ async def test_a_duplicate_that_slips_past_the_check_is_skipped_not_an_error(eng
         await conn.commit()
     rows = await _rows(engine, tenant_a, "event_id = :e OR id = :f", e=first.draft.event_id, f=fresh.id)
     assert sorted(str(r.id) for r in rows) == sorted([str(first.id), str(fresh.id)])
+
+
+async def test_idempotency_key_on_one_event_replays_its_response_and_stores_it_once(api, tenant_a, tenant_b, engine):
+    body = _event(event_id="idem-" + _id())
+    key = {"Idempotency-Key": "one-" + _id()}
+    first = await api.post("/v1/events", json=body, headers=tenant_a.auth | key)
+    again = await api.post("/v1/events", json=body, headers=tenant_a.auth | key)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert first.headers["location"] == f"/v1/events/{first.json()['id']}"
+    assert len(await _rows(engine, tenant_a, "event_id = :e", e=body["event_id"])) == 1
+    # without an event_id only the key keeps a retried request from storing the event twice
+    bare, bare_key = _event(), {"Idempotency-Key": "bare-" + _id()}
+    ids = {(await api.post("/v1/events", json=bare, headers=tenant_a.auth | bare_key)).json()["id"]
+           for _ in range(3)}
+    assert len(ids) == 1
+    assert len(await _rows(engine, tenant_a, "id = :i", i=ids.pop())) == 1
+    # the same key with another body is refused, and stores nothing
+    other = await api.post("/v1/events", json={**body, "event_id": "idem-" + _id()}, headers=tenant_a.auth | key)
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert other.headers["content-type"] == "application/problem+json"
+    # keys belong to their tenant: tenant B's same key and body is a request of its own
+    before_b = await _count(engine, tenant_b, "events")
+    theirs = await api.post("/v1/events", json=body, headers=tenant_b.auth | key)
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+    assert await _count(engine, tenant_b, "events") == before_b + 1
+    assert (await api.get(f"/v1/events/{first.json()['id']}", headers=tenant_b.auth)).status_code == 404
+
+
+async def test_idempotency_key_replays_a_duplicate_as_the_duplicate_it_was(api, tenant_a):
+    body = _event(event_id="dupkey-" + _id())
+    stored = await api.post("/v1/events", json=body, headers=tenant_a.auth)
+    key = {"Idempotency-Key": "dup-" + _id()}
+    resent = [await api.post("/v1/events", json={**body, "properties": {"sku": "LATER"}},
+                             headers=tenant_a.auth | key) for _ in range(2)]
+    assert [r.status_code for r in resent] == [200, 200]  # the stored status, not the usual 201
+    assert resent[0].json() == resent[1].json() == stored.json()
+    assert resent[1].headers["idempotent-replayed"] == "true"
+    bad = await api.post("/v1/events", json=body, headers=tenant_a.auth | {"Idempotency-Key": "k" * 256})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "Idempotency-Key"
+    invalid = await api.post("/v1/events", json=_event(type="nope"), headers=tenant_a.auth | key)
+    assert invalid.status_code == 422  # another body under a used key: refused before it is checked

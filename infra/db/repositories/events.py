@@ -1,17 +1,20 @@
 """The events area in a tenant schema.
 
-Ingest is the hot path (DESIGN.md section 7): rows go with COPY into a temporary table on the unit
-of work's own connection and transaction, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING
-moves them into `events`, skipping `event_id`s already stored. The customer look-ups of a batch
-are one query each, on arrays. This raw SQL runs on the asyncpg connection under SQLAlchemy's,
-where schema_translate_map does not reach: it names the tenant schema itself, quoted, taken from
-the connection's own translate map (which the unit of work set from the tenant registry).
+Ingest is the hot path (DESIGN.md section 7): rows go with COPY straight into `events` on the unit
+of work's own connection and transaction, behind a savepoint; when the unique index on `event_id`
+refuses the COPY (a re-sent event), they go into a temporary table instead and one INSERT ...
+SELECT ... ON CONFLICT DO NOTHING moves them into `events`, skipping the `event_id`s already
+stored. The customer look-ups of a batch are one query each, on arrays. This raw SQL runs on the
+asyncpg connection under SQLAlchemy's, where schema_translate_map does not reach: it names the
+tenant schema itself, quoted, taken from the connection's own translate map (which the unit of work
+set from the tenant registry).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 from uuid import UUID
 
@@ -44,9 +47,13 @@ _SQL = {
     "existing_event_ids": "SELECT event_id FROM {s}.events WHERE event_id = ANY($1::varchar[])",
     "customer_states": "SELECT id, status, merged_into FROM {s}.customers WHERE id = ANY($1::uuid[])",
     # One identity type at a time: `value = ANY` walks the primary key (type, value) once per
-    # value, where a join on unnested pairs tends to a hash join over the whole table.
+    # value, where a join on unnested pairs tends to a hash join over the whole table. The owners
+    # come back as one row of two arrays: this is usually the batch's first statement, which goes
+    # through SQLAlchemy to open the transaction, and a Row per identity (hundreds) cost more
+    # there than the query.
     "identity_owners":
-        "SELECT value, customer_id FROM {s}.customer_identities WHERE type = $1 AND value = ANY($2::text[])",
+        "SELECT coalesce(array_agg(value), '{{}}'), coalesce(array_agg(customer_id), '{{}}')"
+        " FROM {s}.customer_identities WHERE type = $1 AND value = ANY($2::text[])",
     "claim_identities":
         "INSERT INTO {s}.customer_identities (type, value, customer_id, created_at)"
         " SELECT w.type, w.value, w.customer_id, $4 FROM unnest($1::text[], $2::text[], $3::uuid[])"
@@ -68,8 +75,22 @@ _SQL = {
 }
 
 
-def _dumps(value: dict[str, Any]) -> str:
-    return orjson.dumps(value).decode() if value else "{}"
+def _copy_records(batch: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
+    """COPY rows straight from the drafts, in COLUMNS order. A batch repeats a few touchpoints
+    (the parser shares one object per distinct touchpoint), so their three columns are worked out
+    once per object, found by identity: hashing the frozen dataclass runs Python code per row."""
+    touchpoints: dict[int, tuple[str | None, str | None, str | None]] = {}
+    records: list[tuple[Any, ...]] = []
+    append, dumps = records.append, orjson.dumps
+    for id_, customer_id, draft, received_at in batch:
+        t = draft.touchpoint
+        columns = touchpoints.get(id(t))
+        if columns is None:
+            columns = touchpoints[id(t)] = (t.channel, t.stage.value if t.stage else None, t.campaign_id)
+        properties = draft.properties
+        append((id_, draft.event_id, draft.type, customer_id, draft.occurred_at, received_at,
+                dumps(properties).decode() if properties else "{}", *columns))
+    return records
 
 
 def to_domain(r: Any) -> Event:
@@ -119,8 +140,8 @@ class SqlEventRepository:
             by_type.setdefault(kind, []).append(value)
         owners = {}
         for kind, values in by_type.items():
-            rows = await self._fetch("identity_owners", kind, values)
-            owners.update(((kind, value), owner) for value, owner in rows)
+            ((found, customer_ids),) = await self._fetch("identity_owners", kind, values)
+            owners.update(zip(zip(repeat(kind), found), customer_ids, strict=True))
         return owners
 
     async def add_customers(self, customers: Sequence[tuple[Customer, tuple[str, str]]],
@@ -147,24 +168,14 @@ class SqlEventRepository:
         if not batch:
             return set()
         driver = await self._driver()
-        # Rows straight from the drafts: a batch repeats a few touchpoints, so their three
-        # columns are worked out once per distinct touchpoint, not once per row.
-        touchpoints: dict[Touchpoint, tuple[str | None, str | None, str | None]] = {}
-        records = []
-        for new in batch:
-            d = new.draft
-            tp = touchpoints.get(d.touchpoint)
-            if tp is None:
-                t = d.touchpoint
-                tp = touchpoints[t] = (t.channel, t.stage.value if t.stage else None, t.campaign_id)
-            records.append((new.id, d.event_id, d.type, new.customer_id, d.occurred_at, new.received_at,
-                            _dumps(d.properties), *tp))
+        records = _copy_records(batch)
         if DIRECT_COPY:
-            # The use case has already set aside event ids stored before (existing_event_ids), so
-            # COPY straight into `events` almost always succeeds: it writes each row once, where
-            # staging writes it twice. The unique index stays the judge: if a concurrent request
-            # stored one of these event ids in between, the COPY fails whole, is undone to the
-            # savepoint, and the rows take the staging path, which skips that duplicate.
+            # COPY straight into `events` writes each row once, where staging writes it twice. The
+            # unique index is the judge of re-sent event ids: the use case looks them up first
+            # only when a batch would create customers (ingest of known customers skips that
+            # query), so a re-sent event of a known customer, or one a concurrent request stored
+            # in between, makes the COPY fail whole; it is undone to the savepoint and the rows
+            # take the staging path, which skips the duplicates.
             await driver.execute(_SQL["savepoint"])
             try:
                 await driver.copy_records_to_table("events", schema_name=self._schema_name(),

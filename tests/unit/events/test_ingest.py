@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import RFC_4122, UUID
 
 import pytest
 
@@ -15,6 +15,7 @@ from domain.events.keyset import KeysetPage
 from domain.events.ports import EventFilter
 from domain.events.services import (
     MAX_BATCH,
+    _new_ids,
     customer_timeline,
     ingest_events,
     list_events,
@@ -79,6 +80,44 @@ async def test_a_resent_event_creates_no_customer():
     report = await ingest_events(uow=uow, clock=CLOCK, items=[item(event_id="x", customer={"email": "a@example.jp"})])
     assert report.duplicates == [0] and report.customers_created == 0 and report.errors == []
     assert "add_customers" not in uow.events.calls[-2:]
+
+
+async def test_known_customers_need_no_look_up_by_event_id_and_resent_events_stay_duplicates():
+    uow = FakeEventsUnitOfWork()
+    a_customer(uow, external_id="c1")
+    first = await ingest_events(uow=uow, clock=CLOCK, items=[item(event_id="a"), item(event_id="b")])
+    assert len(first.stored) == 2 and "existing_event_ids" not in uow.events.calls
+    again = await ingest_events(uow=uow, clock=CLOCK, items=[item(event_id="b"), item(event_id="c"),
+                                                             item(event_id="c"), item(event_id="a")])
+    # the writer's unique event_id judged the re-sent ones: duplicates, in index order
+    assert again.duplicates == [0, 2, 3] and [e.event_id for e in again.stored] == ["c"]
+    assert "existing_event_ids" not in uow.events.calls and again.customers_created == 0
+    assert sorted(str(e.event_id) for e in uow.events.events.values()) == ["a", "b", "c"]
+    # one event looks its event_id up first: a probe, where a refused write would cost staging
+    event, stored = await record_event(uow=uow, clock=CLOCK, item=item(event_id="a"))
+    assert not stored and event.event_id == "a"
+    assert uow.events.calls[-2:] == ["identity_owners", "existing_event_ids"]
+
+
+async def test_a_resent_event_whose_customer_id_is_gone_is_still_a_duplicate():
+    uow = FakeEventsUnitOfWork()
+    customer = a_customer(uow)
+    await ingest_events(uow=uow, clock=CLOCK, items=[item(event_id="x", customer={"id": str(customer.id)})])
+    uow.events.customers[customer.id] = customer.bump(CLOCK.now(), status=CustomerStatus.ERASED)
+    report = await ingest_events(uow=uow, clock=CLOCK, items=[
+        item(event_id="x", customer={"id": str(customer.id)}), item(customer={"id": str(customer.id)})])
+    assert report.duplicates == [0] and [(e.index, type(e.error)) for e in report.errors] == [(1, NotFound)]
+
+
+def test_batch_ids_are_time_ordered_version_7_uuids_like_new_id():
+    before = new_id()
+    ids = _new_ids(1000)
+    after = new_id()
+    assert len(set(ids)) == 1000
+    for made in ids:
+        assert made.version == 7 and made.variant == RFC_4122
+        assert made == UUID(str(made)) and hash(made) == hash(UUID(str(made)))
+        assert before.int >> 80 <= made.int >> 80 <= after.int >> 80  # the same millisecond clock
 
 
 async def test_unknown_identities_create_one_customer_each_in_bulk():

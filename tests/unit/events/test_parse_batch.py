@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import domain.events.model as model
@@ -81,7 +81,9 @@ def one_by_one(items: list[Any]) -> tuple[list[tuple[int, Any]], list[tuple[int,
     return drafts, errors
 
 
-@settings(max_examples=400)
+# too_slow: on a loaded two-core machine one draw once took 3.4 s (a stall, not the strategy), and
+# the health check failed the run; the property itself is what this test is for.
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events, max_size=6))
 def test_a_batch_is_judged_exactly_as_its_items_one_by_one(items):
     drafts, errors = parse_events(items, now=NOW)
@@ -95,7 +97,7 @@ declared_properties = st.sampled_from([*CATALOGUE, "custom:anything"]).flatmap(l
                                 edge_values | line_items | json_values, max_size=4)))
 
 
-@settings(max_examples=600)
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(declared_properties,
                  st.tuples(st.sampled_from([*CATALOGUE, "custom:anything"]),
                            properties.filter(lambda p: isinstance(p, dict)))))
