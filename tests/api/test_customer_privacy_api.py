@@ -224,3 +224,34 @@ async def test_an_import_running_when_the_erasure_lands_stops_at_its_next_chunk(
     assert found["data"] == []
     assert (await _stored(engine, tenant_a, str(import_id))).status == "failed"
     assert (await api.get(f"/v1/imports/{import_id}", headers=tenant_b.auth)).status_code == 404
+
+
+async def test_responses_kept_for_idempotent_replays_forget_an_erased_customer(api, tenant_a, tenant_b):
+    """A POST with Idempotency-Key stores its response (24 h) for replays: after the erasure, a
+    replay answers 410 without the person's data and does not create them again; other customers'
+    stored responses, and the other tenant's, replay as before."""
+    body = {"email": "replay@example.jp", "family_name": "再送", "given_name": "花子"}
+    key = {"Idempotency-Key": "create-replay-1"}
+    first = await api.post("/v1/customers", json=body, headers=tenant_a.auth | key)
+    assert first.status_code == 201, first.text
+    other = await api.post("/v1/customers", json={"email": "stays@example.jp"},
+                           headers=tenant_a.auth | {"Idempotency-Key": "create-stays"})
+    in_b = await api.post("/v1/customers", json=body, headers=tenant_b.auth | key)
+    assert other.status_code == 201 and in_b.status_code == 201
+    assert (await api.post("/v1/customers", json=body, headers=tenant_a.auth | key)).json() == first.json()
+
+    erased = await api.post(f"/v1/customers/{first.json()['id']}/erasure", json={}, headers=tenant_a.auth)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["removed"]["idempotent_responses"] == 1
+
+    replay = await api.post("/v1/customers", json=body, headers=tenant_a.auth | key)
+    assert replay.status_code == 410
+    assert "replay@example.jp" not in replay.text and "再送" not in replay.text
+    assert replay.json()["code"] == "gone"
+    found = await api.get("/v1/customers", params={"email": "replay@example.jp"}, headers=tenant_a.auth)
+    assert found.status_code == 200 and found.json()["data"] == []  # not created again
+    kept = await api.post("/v1/customers", json={"email": "stays@example.jp"},
+                          headers=tenant_a.auth | {"Idempotency-Key": "create-stays"})
+    assert (kept.status_code, kept.json()) == (201, other.json())
+    in_b_again = await api.post("/v1/customers", json=body, headers=tenant_b.auth | key)
+    assert (in_b_again.status_code, in_b_again.json()) == (201, in_b.json())

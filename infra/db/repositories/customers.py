@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,12 +38,16 @@ from infra.db.tables.tenant import (
     customers,
     erasures,
     events,
+    idempotency_keys,
     order_lines,
     orders,
     refunds,
 )
 
 c = customers.c
+_ERASED_RESPONSE = orjson.dumps({
+    "type": "https://kizuna.dev/problems/gone", "title": "Gone", "status": 410, "code": "gone",
+    "detail": "this response named a customer who has since been erased; it is no longer kept"})
 # The hot read (GET /v1/customers/{id}) is raw SQL on the driver: through SQLAlchemy, rendering
 # the tenant's schema into the cached statement (a regex pass over its text) and processing the
 # result cost a quarter to a third of the request's CPU (docs/performance.md). The columns are
@@ -169,6 +174,24 @@ class _PrivacyMixin:
                 select(customer_merges).where(or_(m.target_id.in_(ids), m.source_id.in_(ids))))],
         }
 
+    async def _forget_stored_responses(self, ids: Sequence[UUID]) -> Any:
+        """Responses kept for Idempotency-Key replays (24 h) can quote the person (a customer
+        created with their email and name): a replay must not bring them back. Those naming one
+        of the customer ids or a distinctive identity (email, phone, LINE user id) answer a 410
+        problem from now on; the key stays claimed, so a retry does not run the request again
+        (a new customer). Shorter or free-text values (names, external ids like "C1") are not
+        searched: they would match other customers' responses and erase nothing of this one's
+        that its id does not already name."""
+        values = (await self._conn.execute(select(customer_identities.c.value).where(
+            customer_identities.c.customer_id.in_(ids),
+            customer_identities.c.type.in_(["email", "phone", "line_user_id"])))).scalars().all()
+        needles = [str(i) for i in ids] + [v for v in values if len(v) >= 6]
+        text_body = func.convert_from(idempotency_keys.c.body, "UTF8")
+        return (update(idempotency_keys)
+                .where(idempotency_keys.c.body.is_not(None),
+                       or_(*[func.strpos(text_body, needle) > 0 for needle in needles]))
+                .values(status=410, body=_ERASED_RESPONSE))
+
     async def erase(self, customer: Customer, *, actor: str, reason: str | None,
                     now: datetime) -> dict[str, int]:
         ids = [customer.id, *await self.merged_sources(customer.id)]
@@ -176,6 +199,8 @@ class _PrivacyMixin:
 
         async def run(name: str, statement: Any) -> None:
             removed[name] = removed.get(name, 0) + int((await self._conn.execute(statement)).rowcount or 0)
+
+        await run("idempotent_responses", await self._forget_stored_responses(ids))
 
         await run("identities", delete(customer_identities).where(customer_identities.c.customer_id.in_(ids)))
         await run("consents", delete(consents).where(consents.c.customer_id.in_(ids)))
