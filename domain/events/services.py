@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
-from uuid import UUID, SafeUUID
+from uuid import UUID
 
 from domain.customers.events import CustomerCreated
 from domain.customers.model import Customer, CustomerRef, CustomerStatus
@@ -22,7 +20,7 @@ from domain.events.timeline import TimelineEntry, TimelineFilter
 from domain.shared.batch import MAX_BATCH, ItemError
 from domain.shared.clock import Clock
 from domain.shared.errors import InvalidInput, NotFound
-from domain.shared.ids import new_id
+from domain.shared.ids import new_id, new_ids
 from domain.shared.ports import UnitOfWork
 
 
@@ -159,28 +157,6 @@ _make_uuid = object.__new__
 _set_field = object.__setattr__
 
 
-def _new_ids(n: int) -> list[UUID]:
-    """n UUIDv7s laid out as domain.shared.ids.new_id lays them out, from one read of the random
-    source: a batch needs a thousand, and one system call each is a measurable share of ingest.
-
-    Each is filled in as UUID.__init__ fills it in (its two public slots, `int` and `is_safe`),
-    without the argument checks of the constructor, which cost more than the rest together; the
-    value is built here and is always a valid 128-bit version 7 layout."""
-    ms = time.time_ns() // 1_000_000
-    head = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | 0b10 << 62  # time, version, variant
-    low = (1 << 62) - 1
-    raw = os.urandom(10 * n)
-    from_bytes, unknown = int.from_bytes, SafeUUID.unknown
-    ids = []
-    for i in range(0, 10 * n, 10):
-        rand = from_bytes(raw[i:i + 10])
-        uuid = _make_uuid(UUID)
-        _set_field(uuid, "int", head | ((rand >> 62) & 0xFFF) << 64 | rand & low)
-        _set_field(uuid, "is_safe", unknown)
-        ids.append(uuid)
-    return ids
-
-
 async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any], *,
                   stored_first: bool = False) -> IngestReport:
     """The body of ingest_events, run inside the caller's open unit of work (no commit).
@@ -208,7 +184,7 @@ async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any], *,
 
     events: list[tuple[int, NewEvent]] = []
     seen: set[str] = set()
-    for (index, draft), key, event_id in zip(drafts, keys, _new_ids(len(drafts)), strict=True):
+    for (index, draft), key, event_id in zip(drafts, keys, new_ids(len(drafts)), strict=True):
         customer_id = owners.get(key)
         if customer_id is None:
             report.errors.append(ItemError(index, _not_found(draft.customer)))

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import itertools
 import time
 import unicodedata
+from uuid import UUID
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.shared.errors import InvalidInput
-from domain.shared.ids import new_id
+from domain.shared.ids import new_id, new_ids
 from domain.shared.text import clean_text
 
 
@@ -28,6 +30,20 @@ def test_uuid7_sort_by_creation_across_milliseconds():
         time.sleep(0.002)
     assert ids == sorted(ids)
     assert len({new_id() for _ in range(10_000)}) == 10_000
+
+
+def test_uuid7_strictly_increase_within_a_millisecond_and_across_batches():
+    made = [new_id() for _ in range(2_000)] + new_ids(3_000) + [new_id()]
+    assert all(a < b for a, b in itertools.pairwise(made))
+    assert len({m.int >> 80 for m in made}) < len(made)  # many shared a millisecond
+    assert all(m.version == 7 and m.variant == "specified in RFC 4122" and m == UUID(str(m)) for m in made)
+
+
+def test_uuid7_stay_increasing_when_the_clock_steps_back(monkeypatch):
+    first = new_id()
+    monkeypatch.setattr(time, "time_ns", lambda: (first.int >> 80) * 1_000_000 - 5_000_000_000)
+    later = new_ids(10)
+    assert first < later[0] and later == sorted(later) and later[0].int >> 80 == first.int >> 80
 
 
 @given(st.text(min_size=1, max_size=40))
