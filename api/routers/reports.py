@@ -66,7 +66,8 @@ async def cohorts(caller: Reader, by: Literal["month", "week"] = "month",
 
 
 @router.get("/acquisition", operation_id="analytics_acquisition", response_model=AcquisitionReportRead,
-            summary="Per first touchpoint: customers acquired, F2 rate, 6- and 12-month LTV, retention",
+            summary=("Per first touchpoint: customers acquired, F2 rate, 6- and 12-month LTV (historical and "
+                     "predicted), retention"),
             responses=problem_responses())
 async def acquisition(caller: Reader, group_by: Literal["channel", "stage", "campaign"] = "channel",
                       from_: Annotated[Day | None, Query(alias="from", description=(
@@ -86,10 +87,11 @@ async def kpis(caller: Reader, from_: From = None, to: To = None) -> KpisRead:
 
 
 @router.get("/kpis/series", operation_id="analytics_kpis_series", response_model=SeriesRead,
-            summary="A KPI per day, ISO week or month", responses=problem_responses())
+            summary="A KPI per day, ISO week or month (counts, money, CPO and ROMI)",
+            responses=problem_responses())
 async def kpi_series(caller: Reader,
                      metric: Literal["revenue", "gross_profit", "orders", "active_customers", "new_customers",
-                                     "returning_customers"],
+                                     "returning_customers", "cpo", "romi"],
                      interval: Literal["day", "week", "month"] = "day",
                      from_: Annotated[Day | None, Query(alias="from", description=(
                          "First tenant-local day; default: 29 days, 11 weeks or 11 months before `to`'s "

@@ -6,11 +6,11 @@ JSON never carries NaN or infinity.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from domain.analytics.acquisition import AcquisitionReport, AcquisitionRow, HistoricalLtv
+from domain.analytics.acquisition import AcquisitionReport, AcquisitionRow, HistoricalLtv, PredictedLtv
 from domain.analytics.attribution import RomiReport, RomiRow
 from domain.analytics.cohorts import CohortMatrix
 from domain.analytics.f2 import F2Report
@@ -143,6 +143,24 @@ class HistoricalLtvRead(BaseModel):
                    gross_profit=h.gross_profit.value, reason=h.revenue.reason)
 
 
+class PredictedLtvRead(BaseModel):
+    months: int
+    customers: int = Field(description="Every customer of the group: all are averaged")
+    predicted: int = Field(description=(
+        "Of them, those whose window is still open: what they bought so far plus the CLV model's "
+        "expectation for the rest of the window (the others count with their historical value)"))
+    revenue: float | None = Field(description=(
+        "Average net revenue within the months, per customer (undiscounted)"))
+    gross_profit: float | None = Field(description=(
+        "Average gross profit within the months, per customer: realised, plus clv_margin x expected revenue"))
+    reason: str | None = Field(description="Why the averages are null (no CLV model fitted, ...)")
+
+    @classmethod
+    def from_domain(cls, p: PredictedLtv) -> PredictedLtvRead:
+        return cls(months=p.months, customers=p.customers, predicted=p.predicted, revenue=p.revenue.value,
+                   gross_profit=p.gross_profit.value, reason=p.revenue.reason)
+
+
 class AcquisitionGroupRead(BaseModel):
     key: str | None = Field(
         description="The first touchpoint's channel, stage or campaign (null: none recorded)")
@@ -156,6 +174,8 @@ class AcquisitionGroupRead(BaseModel):
     retention_rate_reason: str | None
     ltv_6m: HistoricalLtvRead
     ltv_12m: HistoricalLtvRead
+    predicted_ltv_6m: PredictedLtvRead
+    predicted_ltv_12m: PredictedLtvRead
 
     @classmethod
     def from_domain(cls, r: AcquisitionRow) -> AcquisitionGroupRead:
@@ -165,7 +185,9 @@ class AcquisitionGroupRead(BaseModel):
                    f2_rate=r.f2_rate.value, f2_rate_reason=r.f2_rate.reason, retained=c.retained,
                    retention_rate=r.retention.value, retention_rate_reason=r.retention.reason,
                    ltv_6m=HistoricalLtvRead.from_domain(r.ltv[0]),
-                   ltv_12m=HistoricalLtvRead.from_domain(r.ltv[1]))
+                   ltv_12m=HistoricalLtvRead.from_domain(r.ltv[1]),
+                   predicted_ltv_6m=PredictedLtvRead.from_domain(r.predicted_ltv[0]),
+                   predicted_ltv_12m=PredictedLtvRead.from_domain(r.predicted_ltv[1]))
 
 
 class AcquisitionReportRead(BaseModel):
@@ -173,12 +195,15 @@ class AcquisitionReportRead(BaseModel):
     period: PeriodRead = Field(description="Customers whose first purchase occasion is in these days")
     f2_window_days: int
     dormant_after_days: int
+    clv_model_fitted_at: datetime | None = Field(description=(
+        "The CLV model behind the predicted LTV (GET /v1/analytics/clv/model); null: none fitted yet"))
     groups: list[AcquisitionGroupRead]
 
     @classmethod
     def from_domain(cls, a: AcquisitionReport) -> AcquisitionReportRead:
         return cls(group_by=a.group_by, period=_period(a.period.start, a.period.end),
                    f2_window_days=a.f2_window_days, dormant_after_days=a.dormant_after_days,
+                   clv_model_fitted_at=a.clv_model.fitted_at if a.clv_model else None,
                    groups=[AcquisitionGroupRead.from_domain(r) for r in a.rows])
 
 
@@ -240,7 +265,11 @@ class KpisRead(BaseModel):
 
 class SeriesPointRead(BaseModel):
     start: date = Field(description="First day of the day, ISO week (Monday) or month")
-    value: int
+    value: int | float | None = Field(description=(
+        "A whole number for the counts and money metrics; cpo (minor units per attributed order) and "
+        "romi (0.25 is 25%) are fractions, null where the interval has no cost (or, for cpo, no "
+        "attributed order)"))
+    reason: str | None = Field(default=None, description="Why `value` is null")
 
 
 class SeriesRead(BaseModel):
@@ -254,4 +283,5 @@ class SeriesRead(BaseModel):
     @classmethod
     def from_domain(cls, s: Series) -> SeriesRead:
         return cls(metric=s.metric, interval=s.interval, period=_period(s.period.start, s.period.end),
-                   points=[SeriesPointRead(start=b, value=v) for b, v in s.points])
+                   points=[SeriesPointRead(start=b, value=v, reason=why)
+                           for (b, v), why in zip(s.points, s.reasons, strict=True)])

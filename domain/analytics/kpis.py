@@ -14,22 +14,29 @@ tenant's `dormant_after_days`:
 - average LTV: net revenue (and gross profit) of customers_total up to the period's end / customers_total;
 - loyal customers: customers in LOYAL_SEGMENTS at the last full metrics recompute (a snapshot, not
   of the period; null until one has run).
+
+Series: the counts per day, ISO week or month; CPO and ROMI per interval as the board's (all
+channels, the tenant's attribution model), each interval a period of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
-from domain.analytics.attribution import romi_report
+from domain.analytics.attribution import romi_report, to_minor_units
 from domain.analytics.cohorts import index, shift, unit_start
 from domain.analytics.f2 import BUCKET_STARTS, F2Report, f2_report
 from domain.analytics.reports import Period, Ratio, Scope, load_settings, period, ratio
 from domain.shared.errors import InvalidInput
 from domain.shared.ports import UnitOfWork
 
-SERIES_METRICS = ("revenue", "gross_profit", "orders", "active_customers", "new_customers",
-                  "returning_customers")
+COUNT_METRICS = ("revenue", "gross_profit", "orders", "active_customers", "new_customers",
+                 "returning_customers")
+RATIO_METRICS = ("cpo", "romi")
+SERIES_METRICS = COUNT_METRICS + RATIO_METRICS
 INTERVALS = ("day", "week", "month")
 MAX_POINTS = 1000
 # The tenant's loyalty definition, by default (issue 5): RFM champions or loyal. A loyalty tier
@@ -130,11 +137,24 @@ class SeriesPoint:
 
 
 @dataclass(frozen=True)
+class RomiPoint:
+    """One interval's attributed orders (all channels, the given model) and marketing cost (pro rata
+    to the interval's days inside the period, not yet rounded). Intervals with neither are absent."""
+
+    bucket: date
+    orders: int
+    revenue: int
+    gross_profit: int
+    cost: Decimal
+
+
+@dataclass(frozen=True)
 class Series:
     metric: str
     interval: str
     period: Period
-    points: tuple[tuple[date, int], ...]
+    points: tuple[tuple[date, float | None], ...]
+    reasons: tuple[str | None, ...] = ()  # per point, why its value is null (cpo, romi)
 
 
 def _value(point: SeriesPoint, metric: str) -> int:
@@ -144,18 +164,39 @@ def _value(point: SeriesPoint, metric: str) -> int:
     return value
 
 
+def _buckets(p: Period, interval: str) -> Iterator[date]:
+    """Every bucket from the one holding `p.start` to the one holding `p.end`."""
+    first = _bucket(p.start, interval)
+    for k in range(_index(first, _bucket(p.end, interval), interval) + 1):
+        yield _shift(first, interval, k)
+
+
 def series_points(found: list[SeriesPoint], *, metric: str, interval: str, p: Period) -> Series:
     """Every bucket from the one holding `p.start` to the one holding `p.end`, zeros where nothing
     was bought. The first and last buckets may be partial (cut at `from` and `to`)."""
     by_bucket = {x.bucket: x for x in found}
-    first = _bucket(p.start, interval)
-    count = _index(first, _bucket(p.end, interval), interval) + 1
-    points = []
-    for k in range(count):
-        b = _shift(first, interval, k)
-        x = by_bucket.get(b)
-        points.append((b, _value(x, metric) if x else 0))
-    return Series(metric=metric, interval=interval, period=p, points=tuple(points))
+    points = tuple((b, _value(x, metric) if (x := by_bucket.get(b)) else 0) for b in _buckets(p, interval))
+    return Series(metric=metric, interval=interval, period=p, points=points, reasons=(None,) * len(points))
+
+
+def interval_ratio(point: RomiPoint | None, metric: str) -> Ratio:
+    """CPO = cost / attributed orders, ROMI = (attributed gross profit - cost) / cost, of one
+    interval; null with a reason without cost (or, for CPO, without attributed orders)."""
+    point = point or RomiPoint(date.min, orders=0, revenue=0, gross_profit=0, cost=Decimal(0))
+    orders, gross_profit, cost = point.orders, point.gross_profit, to_minor_units(point.cost)
+    if cost == 0:  # rounded as the board rounds: a cost that rounds to nothing is none
+        return Ratio(None, "no marketing cost recorded in this interval")
+    if metric == "cpo":
+        return ratio(cost, orders, when_zero="no attributed orders in this interval")
+    return Ratio((gross_profit - cost) / cost)
+
+
+def ratio_series_points(found: list[RomiPoint], *, metric: str, interval: str, p: Period) -> Series:
+    """CPO or ROMI per bucket; each bucket is cut at `from` and `to` like the counts."""
+    by_bucket = {x.bucket: x for x in found}
+    values = [(b, interval_ratio(by_bucket.get(b), metric)) for b in _buckets(p, interval)]
+    return Series(metric=metric, interval=interval, period=p, points=tuple((b, r.value) for b, r in values),
+                  reasons=tuple(r.reason for _, r in values))
 
 
 def _bucket(day: date, interval: str) -> date:
@@ -185,6 +226,18 @@ async def get_series(*, uow: UnitOfWork, scope: Scope, metric: str, interval: st
         raise InvalidInput(f"a series has at most {MAX_POINTS} points; widen `interval` or narrow "
                            "`from`/`to`", field="from")
     p = period(first, last, today=today)
+    if metric in RATIO_METRICS:
+        found_romi = await _romi_points(uow, scope, p, interval)
+        return ratio_series_points(found_romi, metric=metric, interval=interval, p=p)
     async with uow:
         found = await uow.reports.series(scope, p, interval=interval)
     return series_points(found, metric=metric, interval=interval, p=p)
+
+
+async def _romi_points(uow: UnitOfWork, scope: Scope, p: Period, interval: str) -> list[RomiPoint]:
+    async with uow:
+        settings = await load_settings(uow)
+        return await uow.reports.romi_series(scope, p, interval=interval, model=settings.attribution_model,
+                                             window_days=settings.attribution_window_days)
+
+

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from domain.analytics.attribution import AttributedGroup, CostGroup
     from domain.analytics.cohorts import CohortCell
     from domain.analytics.f2 import F2Counts
-    from domain.analytics.kpis import KpiCounts, LoyalCount, SeriesPoint
+    from domain.analytics.kpis import KpiCounts, LoyalCount, RomiPoint, SeriesPoint
     from domain.shared.ports import UnitOfWork
 
 # A tenant-local period longer than this is almost certainly a typo, and would make a series of
@@ -117,3 +117,9 @@ class ReportQueries(Protocol):
         ...
 
     async def series(self, scope: Scope, p: Period, *, interval: str) -> list[SeriesPoint]: ...
+
+    async def romi_series(self, scope: Scope, p: Period, *, interval: str, model: str,
+                          window_days: int) -> list[RomiPoint]:
+        """Attributed orders and pro-rated costs per interval (one statement each, not the
+        board's queries once per interval)."""
+        ...

@@ -344,6 +344,104 @@ async def test_acquisition_empty_and_bad_input(api, tenant_a):
         assert bad.status_code == 422, params
 
 
+# Predicted LTV: a CLV model stored as a fit would store it (weeks, minor units); the expectations
+# are recomputed in the test from the published formulas (tests/unit/analytics/test_acquisition_predicted.py).
+MODEL = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "gamma": 1544.0}
+NO_MODEL = "no CLV model fitted yet: POST /v1/analytics/clv/fit"
+
+
+async def _store_model(engine, tenant) -> None:
+    from sqlalchemy import text
+
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            f'INSERT INTO "t_{tenant.slug}".clv_models (id, r, alpha, a, b, p, q, gamma, bgnbd_log_likelihood,'
+            " gamma_gamma_log_likelihood, n_customers, n_repeat_customers, n_spend_customers,"
+            " frequency_spend_correlation, time_unit, observation_end, converged, iterations, fitted_at)"
+            " VALUES (gen_random_uuid(), :r, :alpha, :a, :b, :p, :q, :gamma, -1, -1, 100, 40, 40, 0, 'week',"
+            " '2026-01-01', true, 10, now())"), MODEL)
+
+
+def _model_rest_of_window(*, x: int, t_x_days: int, age_days: int, m_x: float, first_day_ago: int,
+                          months: int) -> float:
+    from domain.analytics.bgnbd import BgNbdParams
+    from domain.analytics.gamma_gamma import GammaGammaParams
+    from tests.unit.analytics.test_acquisition_predicted import (
+        add_months,
+        clv_model,
+        published_rest_of_window,
+    )
+
+    model = clv_model(bgnbd=BgNbdParams(*(MODEL[k] for k in ("r", "alpha", "a", "b"))),
+                      gg=GammaGammaParams(*(MODEL[k] for k in ("p", "q", "gamma"))))
+    today = _tokyo_today()
+    days_left = (add_months(today - timedelta(days=first_day_ago), months) - today).days
+    return published_rest_of_window(model, x=x, t_x_days=t_x_days, age_days=age_days, m_x=m_x,
+                                    days_left=days_left)
+
+
+async def test_predicted_ltv_needs_a_model_and_equals_history_for_closed_windows(api, engine, tenant_a, tenant_b):
+    await _acquisition_data(api, tenant_a)
+    await _customer(api, tenant_b, "z", channel="instagram_ad")
+    await order(api, tenant_b, "z", _days_ago(10))
+    r = await get(api, tenant_a, "acquisition", **{"from": "2025-01-01"})
+    assert r["clv_model_fitted_at"] is None
+    for g in r["groups"]:
+        for k in ("predicted_ltv_6m", "predicted_ltv_12m"):
+            assert (g[k]["revenue"], g[k]["gross_profit"], g[k]["reason"]) == (None, None, NO_MODEL)
+            assert g[k]["customers"] == g["customers"]
+    await _store_model(engine, tenant_a)
+    r = await get(api, tenant_a, "acquisition", **{"from": "2025-01-01"})
+    assert r["clv_model_fitted_at"] is not None
+    groups = {g["key"]: g for g in r["groups"]}
+    # instagram_ad (a1, a2) and store (a3) began more than 12 months ago: predicted is history
+    for key in ("instagram_ad", "store"):
+        g = groups[key]
+        for n in ("6m", "12m"):
+            predicted, historical = g[f"predicted_ltv_{n}"], g[f"ltv_{n}"]
+            assert predicted["predicted"] == 0 and predicted["customers"] == historical["customers"]
+            assert (predicted["revenue"], predicted["gross_profit"]) == (historical["revenue"],
+                                                                        historical["gross_profit"])
+    assert groups["instagram_ad"]["predicted_ltv_12m"]["revenue"] == 18500
+    # line (a5, one order 200 days ago): 6 months over (history), 12 months open (history + model)
+    line = groups["line"]
+    assert (line["predicted_ltv_6m"]["revenue"], line["predicted_ltv_6m"]["predicted"]) == (10000, 0)
+    rest = _model_rest_of_window(x=0, t_x_days=0, age_days=200, m_x=0, first_day_ago=200, months=12)
+    assert line["predicted_ltv_12m"]["predicted"] == 1
+    assert line["predicted_ltv_12m"]["revenue"] == pytest.approx(10000 + rest, rel=1e-9)
+    assert line["predicted_ltv_12m"]["gross_profit"] == pytest.approx(6000 + 0.3 * rest, rel=1e-9)
+    # the model is tenant A's: tenant B has none
+    b = await get(api, tenant_b, "acquisition")
+    assert b["clv_model_fitted_at"] is None and [g["key"] for g in b["groups"]] == ["instagram_ad"]
+    assert b["groups"][0]["predicted_ltv_12m"]["reason"] == NO_MODEL
+
+
+async def test_predicted_ltv_of_recent_customers_is_realised_plus_expected(api, engine, tenant_a, tenant_b):
+    # r1: 100 days ago and 40 days ago (x = 1, t_x = 60, T = 100, m_x = 6000); r2: once, 30 days ago
+    await _customer(api, tenant_a, "r1", channel="tiktok_ad")
+    await order(api, tenant_a, "r1", _days_ago(100), price=10000, cost=4000)
+    await order(api, tenant_a, "r1", _days_ago(40), price=6000, cost=2000)
+    await _customer(api, tenant_a, "r2", channel="tiktok_ad")
+    await order(api, tenant_a, "r2", _days_ago(30), price=8000, cost=3000)
+    await order(api, tenant_a, "r2", _days_ago(29), price=5000, status="cancelled")  # not an occasion
+    await _store_model(engine, tenant_a)
+    await _store_model(engine, tenant_b)
+    await _customer(api, tenant_b, "r1", channel="tiktok_ad")  # same external id, other tenant
+    await order(api, tenant_b, "r1", _days_ago(100), price=99999)
+    [g] = (await get(api, tenant_a, "acquisition"))["groups"]
+    assert (g["key"], g["customers"], g["ltv_6m"]["revenue"]) == ("tiktok_ad", 2, None)
+    for months in (6, 12):
+        rest = (_model_rest_of_window(x=1, t_x_days=60, age_days=100, m_x=6000, first_day_ago=100, months=months)
+                + _model_rest_of_window(x=0, t_x_days=0, age_days=30, m_x=0, first_day_ago=30, months=months))
+        p = g[f"predicted_ltv_{months}m"]
+        assert (p["customers"], p["predicted"], p["reason"]) == (2, 2, None)
+        assert p["revenue"] > (16000 + 8000) / 2  # more than what they bought so far
+        assert p["revenue"] == pytest.approx((16000 + 8000 + rest) / 2, rel=1e-9)
+        assert p["gross_profit"] == pytest.approx((10000 + 5000 + 0.3 * rest) / 2, rel=1e-9)
+    [b] = (await get(api, tenant_b, "acquisition"))["groups"]
+    assert b["customers"] == 1 and b["predicted_ltv_6m"]["revenue"] > 99999
+
+
 # -- KPIs -----------------------------------------------------------------------------------------
 
 async def _kpi_data(api, tenant) -> None:
@@ -504,3 +602,35 @@ async def test_series_add_up_to_the_board(api, tenant_a):
         series = await get(api, tenant_a, "kpis/series", metric=metric, interval="day", **period)
         assert len(series["points"]) == 55
         assert sum(p["value"] for p in series["points"]) == board[metric], metric
+
+
+async def test_cpo_and_romi_per_month(api, tenant_a, tenant_b):
+    """Each interval is a period of its own: costs pro rata to its days, orders attributed as the board does."""
+    await _romi_data(api, tenant_a)
+    await cost(api, tenant_b, channel="line", period_from="2026-03-01", period_to="2026-03-31", amount=777)
+    await touch(api, tenant_b, "x", "2026-03-05T09:00:00+09:00", "line")
+    await order(api, tenant_b, "x", "2026-03-05T10:00:00+09:00")
+    period = {"from": "2026-02-15", "to": "2026-04-30"}
+    cpo = await get(api, tenant_a, "kpis/series", metric="cpo", interval="month", **period)
+    romi = await get(api, tenant_a, "kpis/series", metric="romi", interval="month", **period)
+    assert [p["start"] for p in cpo["points"]] == ["2026-02-01", "2026-03-01", "2026-04-01"]
+    # February (15th-28th): 14 of the LINE cost's 30 days, 14,000; no attributed order
+    feb, mar, apr = cpo["points"]
+    assert (feb["value"], feb["reason"]) == (None, "no attributed orders in this interval")
+    assert romi["points"][0]["value"] == -1
+    # March: 310,000 + 16,000 + 100,000; d1 (LINE) and d3 (instagram) attributed, gross profit 21,000
+    assert (mar["value"], mar["reason"]) == (213000, None)
+    assert romi["points"][1]["value"] == pytest.approx((21000 - 426000) / 426000)
+    # April: the web cost; d1's April order, 27 days after its LINE touch (gross profit 6,000)
+    assert apr["value"] == 99999 and romi["points"][2]["value"] == pytest.approx((6000 - 99999) / 99999)
+    board = await get(api, tenant_a, "kpis", **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert (board["cpo"], board["romi"]) == (mar["value"], romi["points"][1]["value"])
+    days = await get(api, tenant_a, "kpis/series", metric="cpo", interval="day",
+                     **{"from": "2026-04-29", "to": "2026-05-01"})
+    assert [(p["value"], p["reason"]) for p in days["points"]] == [
+        (None, "no attributed orders in this interval")] * 2 + [(None, "no marketing cost recorded in this interval")]
+    b = await get(api, tenant_b, "kpis/series", metric="cpo", interval="month", **period)
+    assert [p["value"] for p in b["points"]] == [None, 777, None]
+    bad = await api.get("/v1/analytics/kpis/series", params={"metric": "cpo", "interval": "hour"},
+                        headers=tenant_a.auth)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
