@@ -38,6 +38,12 @@ async def _a_tenant(db: AsyncEngine, slug: str) -> UUID:
             " 'JPY', now(), now()) RETURNING id"), {"s": slug, "n": slug, "schema": f"t_{slug}"})).scalar_one()
 
 
+async def _drop_tenant(db: AsyncEngine, tenant_id: UUID) -> None:
+    # A catalog row without a schema would fail `kizuna migrate` and the purge job in later tests.
+    async with db.begin() as conn:
+        await conn.execute(text("DELETE FROM control.tenants WHERE id = :id"), {"id": tenant_id})
+
+
 async def _set_status(db: AsyncEngine, tenant_id: UUID, status: str) -> None:
     async with db.begin() as conn:
         await conn.execute(text("UPDATE control.tenants SET status = :st WHERE id = :id"),
@@ -65,6 +71,7 @@ async def test_stale_tenant_entries_are_served_while_one_query_refreshes_them(db
         assert refreshed is not None and refreshed.status == "suspended"
     finally:
         await counted.engine.dispose()
+        await _drop_tenant(db, tenant_id)
 
 
 async def test_an_eviction_during_a_load_is_not_undone_by_it(db, database_url):
@@ -83,6 +90,7 @@ async def test_an_eviction_during_a_load_is_not_undone_by_it(db, database_url):
         assert again is not None and again.status == "suspended" and counted.count == 2
     finally:
         await counted.engine.dispose()
+        await _drop_tenant(db, tenant_id)
 
 
 async def test_revoked_tokens_reload_once_in_the_background_past_the_ttl(db, database_url):
