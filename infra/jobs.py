@@ -22,6 +22,7 @@ from infra.db.maintenance import purge_expired
 from infra.db.urls import libpq_url
 from infra.event_routes import build_event_bus
 from infra.imports.tasks import register as register_import_tasks
+from infra.job_recovery import RECOVERY_TASK, retry_stalled_jobs
 from infra.loyalty.tasks import register as register_loyalty_tasks
 from infra.settings import Settings
 
@@ -52,6 +53,11 @@ def build_job_app(settings: Settings, url: str) -> tuple[procrastinate.App, dict
     @app.task(name="kizuna.purge_expired", queue=MAINTENANCE_QUEUE, queueing_lock="purge_expired")
     async def purge_expired_task(timestamp: int) -> dict[str, int]:
         return await purge_expired(engine(), datetime.now(UTC))
+
+    @app.periodic(cron="* * * * *", periodic_id="recover_stalled_jobs")
+    @app.task(name=RECOVERY_TASK, queue=MAINTENANCE_QUEUE, queueing_lock="recover_stalled_jobs")
+    async def recover_stalled_jobs_task(timestamp: int) -> dict[str, list[int]]:
+        return {"retried_jobs": await retry_stalled_jobs(app.job_manager)}
 
     bus = build_event_bus()
     register_analytics_tasks(app, engine, caches, bus)

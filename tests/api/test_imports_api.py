@@ -8,8 +8,8 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import text
 
 from infra.imports.queue import IMPORTS_QUEUE
-from infra.imports.tasks import RECOVERY_TASK
-from infra.jobs import job_app
+from infra.job_recovery import RECOVERY_TASK
+from infra.jobs import MAINTENANCE_QUEUE, job_app
 from infra.settings import Settings
 from tests.conftest import bearer, get_token
 
@@ -179,7 +179,8 @@ async def recover(database_url: str) -> None:
             await jobs.configure_task(RECOVERY_TASK).defer_async(timestamp=int(datetime.now(UTC).timestamp()))
         except AlreadyEnqueued:
             pass  # a worker's periodic deferrer queued this minute's run already: that one runs below
-        await jobs.run_worker_async(queues=[IMPORTS_QUEUE], wait=False, install_signal_handlers=False)
+        await jobs.run_worker_async(queues=[MAINTENANCE_QUEUE, IMPORTS_QUEUE], wait=False,
+                                    install_signal_handlers=False)
 
 
 async def test_an_import_whose_worker_died_finishes_on_the_next_worker(api, tenant_a, tenant_b, database_url,

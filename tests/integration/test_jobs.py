@@ -14,6 +14,7 @@ from domain.shared.events import DomainEvent
 from infra.db.maintenance import purge_expired
 from infra.db.migrate import migrate_tenant_schema
 from infra.events import EventBus
+from infra.job_recovery import retry_stalled_jobs
 from infra.jobs import MAINTENANCE_QUEUE, job_app
 from infra.settings import Settings
 
@@ -120,3 +121,30 @@ async def test_purge_drops_old_import_files_and_error_details(db):
             f'SELECT filename, content, errors FROM "{schema}".imports'))}
     assert left == {"old": (False, False), "middle": (False, True), "running": (True, True),
                     "new": (True, True)}
+
+
+async def test_jobs_of_any_task_held_by_a_dead_worker_are_put_back(db, database_url):
+    """Not only imports: a loyalty or metrics job whose worker was killed returns to `todo`; jobs
+    of live workers stay where they are."""
+    async with job_app(Settings(), database_url) as jobs:
+        async with db.begin() as conn:
+            dead = (await conn.execute(text(
+                "INSERT INTO control.procrastinate_workers (last_heartbeat) VALUES (now() - interval '5 minutes')"
+                " RETURNING id"))).scalar()
+            alive = (await conn.execute(text(
+                "INSERT INTO control.procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id"))).scalar()
+            made = {}
+            for name, worker in (("kizuna.analytics.refresh_customer", dead),
+                                 ("kizuna.loyalty.order_placed", dead), ("kizuna.loyalty.order_refunded", alive)):
+                made[name] = (await conn.execute(text(
+                    "INSERT INTO control.procrastinate_jobs (queue_name, task_name, args, status, worker_id)"
+                    " VALUES ('stall_test', :t, '{}', 'doing', :w) RETURNING id"), {"t": name, "w": worker})).scalar()
+        retried = await retry_stalled_jobs(jobs.job_manager)
+        async with db.begin() as conn:
+            status = dict((await conn.execute(text(
+                "SELECT task_name, status FROM control.procrastinate_jobs WHERE queue_name = 'stall_test'"))).all())
+            await conn.execute(text("DELETE FROM control.procrastinate_jobs WHERE queue_name = 'stall_test'"))
+    assert set(retried) >= {made["kizuna.analytics.refresh_customer"], made["kizuna.loyalty.order_placed"]}
+    assert made["kizuna.loyalty.order_refunded"] not in retried
+    assert status == {"kizuna.analytics.refresh_customer": "todo", "kizuna.loyalty.order_placed": "todo",
+                      "kizuna.loyalty.order_refunded": "doing"}
