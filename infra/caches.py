@@ -11,7 +11,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.auth.model import TenantRef
 from domain.tenants.model import TenantStatus
+from infra import background
 from infra.auth.keys import KeyStore
 from infra.db.tables.control import oauth_clients, revoked_tokens, tenants
 
@@ -37,11 +37,6 @@ class TenantEntry:
     def ref(self) -> TenantRef:
         return TenantRef(id=self.id, slug=self.slug, schema=self.schema, timezone=self.timezone,
                          currency=self.currency)
-
-
-def _seen(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()  # marks it retrieved: awaiters still get it
 
 
 class TenantRegistry:
@@ -73,9 +68,8 @@ class TenantRegistry:
     def _load(self, tenant_id: UUID) -> asyncio.Task[TenantEntry | None]:
         task = self._loading.get(tenant_id)
         if task is None:
-            task = self._loading[tenant_id] = asyncio.create_task(
+            task = self._loading[tenant_id] = background.start(
                 self._query(tenant_id, self._generation.get(tenant_id, 0)))
-            task.add_done_callback(_seen)  # a background refresh's failure is logged, not raised
         return task
 
     async def _query(self, tenant_id: UUID, generation: int) -> TenantEntry | None:
@@ -139,8 +133,7 @@ class RevokedTokens:
         if time.monotonic() - self._loaded_at < self._ttl:
             return
         if self._reloading is None:
-            self._reloading = asyncio.create_task(self._reload_once())
-            self._reloading.add_done_callback(_seen)
+            self._reloading = background.start(self._reload_once())
         if self._loaded_at == float("-inf"):
             await asyncio.shield(self._reloading)
 

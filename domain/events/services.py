@@ -153,10 +153,6 @@ def _not_found(ref: CustomerRef) -> NotFound:
     return NotFound("customer", ref.id if ref.id is not None else f"{ref.identity_type}={ref.identity_value}")
 
 
-_make_uuid = object.__new__
-_set_field = object.__setattr__
-
-
 async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any], *,
                   stored_first: bool = False) -> IngestReport:
     """The body of ingest_events, run inside the caller's open unit of work (no commit).

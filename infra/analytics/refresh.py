@@ -28,13 +28,10 @@ import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.analytics.bgnbd import BgNbdParams
-from domain.analytics.gamma_gamma import GammaGammaParams
-from domain.analytics.model import ClvModel, CustomerMetrics, RefreshInputs, RfmEdges
+from domain.analytics.model import CustomerMetrics, RefreshInputs, RfmEdges
 from domain.analytics.settings import AnalyticsSettings, settings_from_dict
-from domain.analytics.summary import TimeUnit
 from infra.analytics import sql
-from infra.db.repositories.analytics import aggregate_of
+from infra.db.repositories.analytics import aggregate_of, clv_model_of
 from infra.db.tables.analytics import customer_metrics
 
 _COLUMNS = [c.name for c in customer_metrics.columns if c.name != "customer_id"]
@@ -65,14 +62,7 @@ def _inputs(row: Mapping[str, Any]) -> RefreshInputs:
     edges = None if row["e_recency"] is None else RfmEdges(
         recency=tuple(row["e_recency"]), frequency=tuple(row["e_frequency"]),
         monetary=tuple(row["e_monetary"]))
-    model = None if row["m_id"] is None else ClvModel(
-        id=row["m_id"], bgnbd=BgNbdParams(r=row["m_r"], alpha=row["m_alpha"], a=row["m_a"], b=row["m_b"]),
-        gamma_gamma=GammaGammaParams(p=row["m_p"], q=row["m_q"], gamma=row["m_gamma"]),
-        bgnbd_log_likelihood=row["m_bll"], gamma_gamma_log_likelihood=row["m_gll"], n_customers=row["m_n"],
-        n_repeat_customers=row["m_nr"], n_spend_customers=row["m_ns"],
-        frequency_spend_correlation=row["m_rho"], time_unit=TimeUnit(row["m_unit"]),
-        observation_end=row["m_end"], converged=row["m_converged"], iterations=row["m_iterations"],
-        fitted_at=row["m_fitted_at"])
+    model = None if row["m_id"] is None else clv_model_of(row, prefix="m_")
     stored = row["settings"]
     if isinstance(stored, str | bytes):  # json columns arrive as text on the bare driver
         stored = orjson.loads(stored)

@@ -25,7 +25,7 @@ from domain.analytics.f2 import F2Counts
 from domain.analytics.kpis import KpiCounts, LoyalCount, RomiPoint, SeriesPoint
 from domain.analytics.reports import Period, Scope
 from infra.analytics import sql as metrics_sql
-from infra.db.migrate import quote_schema
+from infra.db.raw import RawSql
 
 # Counted orders with their tenant-local day and net figures: cancelled and fully refunded orders
 # and orders after `now` (future-dated) are left out. Refunded merchandise (refunds up to what
@@ -328,17 +328,13 @@ def _open_windows(rows: list[Any]) -> OpenWindows:
 class SqlReportQueries:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._raw = RawSql(conn)
 
     def _bare_schema(self) -> str:
-        sync = self._conn.sync_connection
-        translate = sync.get_execution_options().get("schema_translate_map") if sync is not None else None
-        schema = (translate or {}).get(None)
-        if not schema:
-            raise RuntimeError("report queries need a connection bound to a tenant schema")
-        return str(schema)
+        return self._raw.schema_name()
 
     def _schema(self) -> str:
-        return quote_schema(self._bare_schema())
+        return self._raw.schema()
 
     def _sql(self, template: str, **parts: str) -> Any:
         s = self._schema()

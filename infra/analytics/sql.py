@@ -89,17 +89,21 @@ def stage(schema: str) -> str:
     """  # noqa: S608 - constants
 
 
+CLV_MODEL_COLUMNS = ("id", "r", "alpha", "a", "b", "p", "q", "gamma", "bgnbd_log_likelihood",
+                     "gamma_gamma_log_likelihood", "n_customers", "n_repeat_customers", "n_spend_customers",
+                     "frequency_spend_correlation", "time_unit", "observation_end", "converged", "iterations",
+                     "fitted_at")
+_MODEL_AS_M = ", ".join(f"m.{c} AS m_{c}" for c in CLV_MODEL_COLUMNS)
+
+
 def refresh_inputs(schema: str) -> str:
     """One customer's aggregate with the settings, the RFM edges and the latest model, in one
-    statement: the per-order refresh reads everything in a single round trip."""
+    statement: the per-order refresh reads everything in a single round trip. The model's columns
+    come prefixed `m_` (the aggregate has an `r` and an `m` of its own)."""
     s = quoted(schema)
     return per_customer(schema, one_customer=True) + f"""
     SELECT p.*, st.settings, e.recency AS e_recency, e.frequency AS e_frequency, e.monetary AS e_monetary,
-           m.id AS m_id, m.r AS m_r, m.alpha AS m_alpha, m.a AS m_a, m.b AS m_b, m.p AS m_p, m.q AS m_q,
-           m.gamma AS m_gamma, m.bgnbd_log_likelihood AS m_bll, m.gamma_gamma_log_likelihood AS m_gll,
-           m.n_customers AS m_n, m.n_repeat_customers AS m_nr, m.n_spend_customers AS m_ns,
-           m.frequency_spend_correlation AS m_rho, m.time_unit AS m_unit, m.observation_end AS m_end,
-           m.converged AS m_converged, m.iterations AS m_iterations, m.fitted_at AS m_fitted_at
+           {_MODEL_AS_M}
     FROM (SELECT 1) AS one
     LEFT JOIN per_customer p ON true
     LEFT JOIN {s}.analytics_settings st ON st.id = 1

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from infra import background
 from infra.db.notify import notify
 from infra.db.tables.control import signing_keys
 
@@ -90,11 +91,6 @@ async def rotate_keys(engine: AsyncEngine, *, token_ttl_seconds: int) -> str:
     return kid
 
 
-def _seen(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
 class KeyStore:
     """The keys in memory: the newest active one signs; any unexpired one verifies."""
 
@@ -160,8 +156,7 @@ class KeyStore:
             await self._load_unless_fresh()
             return
         if self._reloading is None:
-            self._reloading = asyncio.create_task(self._reload_in_background())
-            self._reloading.add_done_callback(_seen)
+            self._reloading = background.start(self._reload_in_background())
 
     async def _load_unless_fresh(self) -> None:
         async with self._lock:  # whoever waited on the lock finds the keys another just loaded

@@ -238,15 +238,20 @@ class SqlCustomerMetricsRepository:
 
 
 def _model(r: Any) -> ClvModel:
-    return ClvModel(id=r.id, bgnbd=BgNbdParams(r=r.r, alpha=r.alpha, a=r.a, b=r.b),
-                    gamma_gamma=GammaGammaParams(p=r.p, q=r.q, gamma=r.gamma),
-                    bgnbd_log_likelihood=r.bgnbd_log_likelihood,
-                    gamma_gamma_log_likelihood=r.gamma_gamma_log_likelihood, n_customers=r.n_customers,
-                    n_repeat_customers=r.n_repeat_customers, n_spend_customers=r.n_spend_customers,
-                    frequency_spend_correlation=r.frequency_spend_correlation,
-                    time_unit=TimeUnit(r.time_unit),
-                    observation_end=r.observation_end, converged=r.converged, iterations=r.iterations,
-                    fitted_at=r.fitted_at)
+    return clv_model_of(r._mapping)
+
+
+def clv_model_of(r: Mapping[str, Any], prefix: str = "") -> ClvModel:
+    """A stored model from its row; `prefix` when the columns come prefixed (infra/analytics/sql.py)."""
+    c = {name: r[prefix + name] for name in sql.CLV_MODEL_COLUMNS}
+    return ClvModel(id=c["id"], bgnbd=BgNbdParams(r=c["r"], alpha=c["alpha"], a=c["a"], b=c["b"]),
+                    gamma_gamma=GammaGammaParams(p=c["p"], q=c["q"], gamma=c["gamma"]),
+                    bgnbd_log_likelihood=c["bgnbd_log_likelihood"],
+                    gamma_gamma_log_likelihood=c["gamma_gamma_log_likelihood"], n_customers=c["n_customers"],
+                    n_repeat_customers=c["n_repeat_customers"], n_spend_customers=c["n_spend_customers"],
+                    frequency_spend_correlation=c["frequency_spend_correlation"],
+                    time_unit=TimeUnit(c["time_unit"]), observation_end=c["observation_end"],
+                    converged=c["converged"], iterations=c["iterations"], fitted_at=c["fitted_at"])
 
 
 class SqlClvModelRepository:
