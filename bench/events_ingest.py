@@ -64,22 +64,32 @@ COPY_COLUMNS = ("id", "event_id", "type", "customer_id", "occurred_at", "receive
                 "touchpoint_channel", "touchpoint_stage", "campaign_id")
 
 LUA = r"""
--- POST a body template; every request replaces @RUN@ with a fresh prefix (unique event ids).
-local template
+-- POST a body template; every request puts a fresh prefix where the template says @RUN@ (unique
+-- event ids). The template is split at @RUN@ once, and each body is one table.concat of the pieces
+-- with the prefix as separator: a gsub over the 265 KB template per request cost wrk 3.5 ms of CPU
+-- per request, which on this two-core machine is taken from the server being measured.
+local pieces = {}
 local counter = 0
 local run = os.getenv("BENCH_RUN") or "r"
 wrk.method = "POST"
 
 function init(args)
   local f = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
-  template = f:read("*a")
+  local template = f:read("*a")
   f:close()
+  local start = 1
+  while true do
+    local at = string.find(template, "@RUN@", start, true)
+    if not at then break end
+    pieces[#pieces + 1] = string.sub(template, start, at - 1)
+    start = at + 5
+  end
+  pieces[#pieces + 1] = string.sub(template, start)
 end
 
 function request()
   counter = counter + 1
-  local body = template:gsub("@RUN@", run .. "-" .. counter)
-  return wrk.format(nil, nil, nil, body)
+  return wrk.format(nil, nil, nil, table.concat(pieces, run .. "-" .. counter))
 end
 """ + WRK_DONE_LUA
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from api.deps import Caller, tenant_caller
 from api.http.idempotency import idempotent, idempotent_with_status
 from api.http.pagination import Page
 from api.http.problems import problem_responses
+from api.schemas.event_records import DecodedEventBatch, decode_event_batch
 from api.schemas.events import (
     EventBatchCreate,
     EventBatchRead,
@@ -39,14 +40,35 @@ class OrjsonRequest(Request):
         return self._json
 
 
+class EventBatchRequest(OrjsonRequest):
+    """A batch is first decoded into typed records (api.schemas.event_records); a body they do
+    not fit is decoded as plain JSON, as on every other route."""
+
+    typed: DecodedEventBatch | None = None
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            self.typed = decode_event_batch(body)
+            self._json = {"events": self.typed.typed} if self.typed is not None else orjson.loads(body)
+        return self._json
+
+
 class OrjsonRoute(APIRoute):
+    request_class: type[OrjsonRequest] = OrjsonRequest
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        request_class = self.request_class
 
         async def decode_with_orjson(request: Request) -> Response:
-            return await handler(OrjsonRequest(request.scope, request.receive))
+            return await handler(request_class(request.scope, request.receive))
 
         return decode_with_orjson
+
+
+class EventBatchRoute(OrjsonRoute):
+    request_class = EventBatchRequest
 
 
 router = APIRouter(prefix="/v1/events", tags=["events"], route_class=OrjsonRoute)
@@ -69,16 +91,23 @@ async def create(request: Request, body: EventCreate, caller: Writer,
                                         headers=lambda e: {"Location": f"/v1/events/{e.id}"})
 
 
-@router.post("/batch", operation_id="events_create_batch", response_model=EventBatchRead,
-             summary="Record up to 1,000 events; valid items are stored, the others reported by index",
-             responses=problem_responses(409))
 async def create_batch(request: Request, body: EventBatchCreate, caller: Writer,
                        idempotency_key: IdempotencyKey = None) -> Response:
+    typed = request.typed if isinstance(request, EventBatchRequest) else None
+    items: Sequence[Any] | DecodedEventBatch = typed if typed is not None else body.events
+
     async def action() -> EventBatchRead:
-        report = await ingest_events(uow=caller.uow, clock=caller.clock, items=body.events)
+        report = await ingest_events(uow=caller.uow, clock=caller.clock, items=items)
         return EventBatchRead.from_report(report)
 
     return await idempotent(request, caller, status_code=200, action=action)
+
+
+router.add_api_route(
+    "/batch", create_batch, methods=["POST"], route_class_override=EventBatchRoute,
+    operation_id="events_create_batch", response_model=EventBatchRead,
+    summary="Record up to 1,000 events; valid items are stored, the others reported by index",
+    responses=problem_responses(409))
 
 
 @router.get("", operation_id="events_list", response_model=Page[EventRead],

@@ -252,12 +252,20 @@ def _quick_declared(declared: Mapping[str, Prop]) -> Check:
 _QUICK = {name: _quick_declared(declared) for name, declared in CATALOGUE.items()}
 
 
+# The integers a JSON decoder gives as int. Some decoders (orjson) turn larger ones into floats,
+# others (msgspec) keep them exact: a value outside is not plainly valid, whichever decoded it.
+_SMALLEST_INT, _LARGEST_INT = -(2**63), 2**64 - 1
+
+
 def _quick_size(value: Any, depth: int) -> int | None:
-    """_json_size without field paths; None where _json_size would report a problem."""
+    """_json_size without field paths; None where _json_size would report a problem, and for an
+    integer outside 64 bits."""
     kind = type(value)
     if kind is str:
         return None if "\x00" in value else len(value) + 2
-    if kind is int or kind is bool or value is None:
+    if kind is int:
+        return 8 if _SMALLEST_INT <= value <= _LARGEST_INT else None
+    if kind is bool or value is None:
         return 8
     if kind is float:
         return 12 if math.isfinite(value) else None
@@ -274,7 +282,8 @@ def _quick_size(value: Any, depth: int) -> int | None:
                 if "\x00" in item:
                     return None
                 size += len(key) + len(item) + 6
-            elif item_kind is int or item_kind is bool or item is None:
+            elif (item_kind is bool or item is None
+                  or (item_kind is int and _SMALLEST_INT <= item <= _LARGEST_INT)):
                 size += len(key) + 12
             else:
                 inner = _quick_size(item, depth + 1)

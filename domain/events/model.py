@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from domain.customers.model import CustomerRef
@@ -299,29 +299,14 @@ def _fast_draft(raw: dict[str, Any], earliest: float, latest: float, touchpoint_
         return None
     try:
         ref = _identity_ref(key, value)
-        at = raw.get("occurred_at")
-        occurred = fromisoformat(at) if type(at) is str else None
-    except (InvalidInput, ValueError):
-        return None
-    # POSIX seconds compare at half the cost of aware datetimes with different offsets; a
-    # millisecond's margin covers float rounding, and an instant that close to a bound is
-    # judged exactly by parse_event.
-    if occurred is None or occurred.tzinfo is None or not earliest < occurred.timestamp() < latest:
-        return None
-    event_id = raw.get("event_id")
-    if event_id is not None and (type(event_id) is not str or not 0 < len(event_id) <= 128
-                                 or not event_id.isprintable() or event_id != event_id.strip()):
+    except InvalidInput:
         return None
     properties = raw.get("properties")
-    if properties is None:
-        properties = {}
-    elif type(properties) is not dict:
-        return None
-    elif not properties_ok(event_type, properties):
+    if properties is not None and type(properties) is not dict:
         return None
     tp = raw.get("touchpoint")
     if tp is None:
-        touchpoint = NO_TOUCHPOINT
+        channel = stage = campaign = None
     else:
         if type(tp) is not dict or not tp.keys() <= touchpoint_fields:
             return None
@@ -329,6 +314,35 @@ def _fast_draft(raw: dict[str, Any], earliest: float, latest: float, touchpoint_
         if not ((channel is None or type(channel) is str) and (stage is None or type(stage) is str)
                 and (campaign is None or type(campaign) is str)):
             return None
+    return _checked_draft(event_type, ref, raw.get("occurred_at"), raw.get("event_id"), properties,
+                          channel, stage, campaign, earliest, latest, fromisoformat)
+
+
+def _checked_draft(event_type: str, ref: CustomerRef, at: Any, event_id: Any,
+                   properties: dict[str, Any] | None, channel: str | None, stage: str | None,
+                   campaign: str | None, earliest: float, latest: float,
+                   fromisoformat: Any) -> EventDraft | None:
+    """What both fast paths check once the shape is known: a known type and the reference are
+    checked by the caller, the strings' types too; None means "not plainly valid"."""
+    try:
+        occurred = fromisoformat(at) if type(at) is str else None
+    except ValueError:
+        return None
+    # POSIX seconds compare at half the cost of aware datetimes with different offsets; a
+    # millisecond's margin covers float rounding, and an instant that close to a bound is
+    # judged exactly by parse_event.
+    if occurred is None or occurred.tzinfo is None or not earliest < occurred.timestamp() < latest:
+        return None
+    if event_id is not None and (type(event_id) is not str or not 0 < len(event_id) <= 128
+                                 or not event_id.isprintable() or event_id != event_id.strip()):
+        return None
+    if properties is None:
+        properties = {}
+    elif not properties_ok(event_type, properties):
+        return None
+    if channel is None and stage is None and campaign is None:
+        touchpoint = NO_TOUCHPOINT
+    else:
         try:
             touchpoint = _touchpoint_of(channel, stage, campaign)
         except InvalidInput:
@@ -336,3 +350,89 @@ def _fast_draft(raw: dict[str, Any], earliest: float, latest: float, touchpoint_
     if event_type in NEEDS_CAMPAIGN and not touchpoint.campaign_id:
         return None
     return EventDraft(event_type, ref, occurred, properties, touchpoint, event_id)
+
+
+# -- typed records -----------------------------------------------------------------------------
+# The HTTP layer may decode a batch straight into records of fixed fields (a decoder that checks
+# field names and string types while it reads, several times faster than building a dict per
+# object). These protocols are the shapes it promises: every text field is a str or None, the
+# customer reference an object of strings, and `properties` a JSON object or None.
+
+class TypedTouchpoint(Protocol):
+    @property
+    def channel(self) -> str | None: ...
+    @property
+    def stage(self) -> str | None: ...
+    @property
+    def campaign_id(self) -> str | None: ...
+
+
+class TypedEvent(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def customer(self) -> dict[str, str]: ...
+    @property
+    def occurred_at(self) -> str: ...
+    @property
+    def event_id(self) -> str | None: ...
+    @property
+    def properties(self) -> dict[str, Any] | None: ...
+    @property
+    def touchpoint(self) -> TypedTouchpoint | None: ...
+
+
+class TypedBatch(Protocol):
+    """A batch the HTTP layer decoded into typed records, which can also give the plain JSON
+    objects (decoded again, on demand) for the item-by-item rule."""
+
+    @property
+    def typed(self) -> Sequence[TypedEvent]: ...
+
+    def __len__(self) -> int: ...
+
+    def plain(self) -> Sequence[Any]: ...
+
+
+def parse_typed_events(batch: Sequence[TypedEvent], *, now: datetime) -> list[tuple[int, EventDraft]] | None:
+    """All or nothing: the drafts of a batch of typed records when every one is plainly valid,
+    exactly as parse_events would give them for the same JSON; None as soon as one is not (the
+    caller then judges the plain objects with parse_events, which says why)."""
+    earliest, latest = EARLIEST.timestamp() + 0.001, (now + MAX_FUTURE).timestamp() - 0.001
+    catalogue_, fromisoformat = CATALOGUE, datetime.fromisoformat
+    drafts: list[tuple[int, EventDraft]] = []
+    for index, item in enumerate(batch):
+        event_type = item.type
+        if event_type not in catalogue_ and not is_known_type(event_type):
+            return None
+        customer = item.customer
+        if len(customer) != 1:
+            return None
+        ((key, value),) = customer.items()
+        if key not in REF_FIELDS or not value:
+            return None
+        try:
+            ref = _identity_ref(key, value) if key != "id" else CustomerRef.parse(customer)
+        except InvalidInput:
+            return None
+        tp = item.touchpoint
+        channel, stage, campaign = (None, None, None) if tp is None else (
+            tp.channel, tp.stage, tp.campaign_id)
+        draft = _checked_draft(event_type, ref, item.occurred_at, item.event_id, item.properties,
+                               channel, stage, campaign, earliest, latest, fromisoformat)
+        if draft is None:
+            return None
+        drafts.append((index, draft))
+    return drafts
+
+
+def parse_batch(batch: Sequence[Any] | TypedBatch, *, now: datetime) -> tuple[list[tuple[int, EventDraft]],
+                                                                             list[tuple[int, InvalidInput]]]:
+    """parse_events for a batch of plain JSON objects or of typed records (tried first, all or
+    nothing, then the plain objects item by item)."""
+    if isinstance(batch, Sequence):
+        return parse_events(batch, now=now)
+    drafts = parse_typed_events(batch.typed, now=now)
+    if drafts is not None:
+        return drafts, []
+    return parse_events(batch.plain(), now=now)

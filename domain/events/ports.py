@@ -53,8 +53,8 @@ class EventRepository(Protocol):
         ...
 
     async def add(self, events: Sequence[NewEvent]) -> set[UUID]:
-        """Store events in bulk (COPY). Returns the ids stored; an event whose `event_id` is
-        already stored is skipped without error."""
+        """Store events in bulk (COPY). An event whose `event_id` is already stored is skipped
+        without error; returns the ids of the events skipped (usually none)."""
         ...
 
     async def get(self, event_id: UUID) -> Event | None: ...

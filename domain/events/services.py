@@ -14,7 +14,7 @@ from domain.customers.model import Customer, CustomerRef, CustomerStatus
 from domain.customers.services import MAX_MERGE_HOPS, get_customer
 from domain.events.events import EventIngested
 from domain.events.keyset import KeysetPage, KeysetResult, keyset_page_from
-from domain.events.model import Event, EventDraft, NewEvent, parse_events
+from domain.events.model import Event, EventDraft, NewEvent, TypedBatch, parse_batch
 from domain.events.ports import EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter
 from domain.shared.batch import MAX_BATCH, ItemError
@@ -153,17 +153,19 @@ def _not_found(ref: CustomerRef) -> NotFound:
     return NotFound("customer", ref.id if ref.id is not None else f"{ref.identity_type}={ref.identity_value}")
 
 
-async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any], *,
+async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any] | TypedBatch, *,
                   stored_first: bool = False) -> IngestReport:
     """The body of ingest_events, run inside the caller's open unit of work (no commit).
     `stored_first` always looks event ids up before writing (one probe for one event, where a
     refused COPY would cost a staging table)."""
     now = clock.now()
     report = IngestReport(received=len(items))
-    drafts, invalid = parse_events(items, now=now)
+    drafts, invalid = parse_batch(items, now=now)
     report.errors.extend(ItemError(index, exc) for index, exc in invalid)
 
-    keys = [_key(d.customer) for _, d in drafts]
+    # the look-up key of each reference (as _key, inline: a thousand calls per batch)
+    keys: list[Key] = [ref.id if ref.id is not None else (ref.identity_type, ref.identity_value)  # type: ignore[misc]
+                       for ref in [d.customer for _, d in drafts]]
     found = await _look_up(uow, keys)
     owners, missing = found.owners, found.missing
     if stored_first or missing or None in owners.values():
@@ -178,10 +180,12 @@ async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any], *,
     if missing:
         report.customers_created = await _create_customers(uow, clock, missing, owners)
 
-    events: list[tuple[int, NewEvent]] = []
+    events: list[NewEvent] = []
+    indexes: list[int] = []
     seen: set[str] = set()
+    owner_of = owners.get
     for (index, draft), key, event_id in zip(drafts, keys, new_ids(len(drafts)), strict=True):
-        customer_id = owners.get(key)
+        customer_id = owner_of(key)
         if customer_id is None:
             report.errors.append(ItemError(index, _not_found(draft.customer)))
             continue
@@ -190,18 +194,19 @@ async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any], *,
                 report.duplicates.append(index)
                 continue
             seen.add(draft.event_id)
-        events.append((index, NewEvent(event_id, customer_id, draft, now)))
+        events.append(NewEvent(event_id, customer_id, draft, now))
+        indexes.append(index)
 
     if events:
-        stored_ids = await uow.events.add([e for _, e in events])
-        if len(stored_ids) == len(events):  # the usual case: every row written
-            report.written = [e for _, e in events]
-        else:
-            for index, new in events:
-                if new.id in stored_ids:
-                    report.written.append(new)
-                else:  # stored before, by an earlier request or a concurrent one
+        skipped = await uow.events.add(events)
+        if not skipped:  # the usual case: every row written
+            report.written = events
+        else:  # stored before, by an earlier request or a concurrent one
+            for index, new in zip(indexes, events, strict=True):
+                if new.id in skipped:
                     report.duplicates.append(index)
+                else:
+                    report.written.append(new)
     report.errors.sort(key=_by_index)
     report.duplicates.sort()
     if report.written:
@@ -231,8 +236,9 @@ async def _set_aside_stored(uow: UnitOfWork, drafts: list[tuple[int, EventDraft]
     return [d for d, _ in kept], [k for _, k in kept]
 
 
-async def ingest_events(*, uow: UnitOfWork, clock: Clock, items: Sequence[Any]) -> IngestReport:
-    """Store a batch of up to MAX_BATCH events, as decoded from JSON; each item is checked alone
+async def ingest_events(*, uow: UnitOfWork, clock: Clock, items: Sequence[Any] | TypedBatch) -> IngestReport:
+    """Store a batch of up to MAX_BATCH events, as decoded from JSON (plain objects, or typed
+    records with the plain objects on demand: parse_batch); each item is checked alone
     (parse_event) and the valid ones are stored even when others fail. An event whose `event_id`
     was stored before (or earlier in this batch) is accepted and reported as a duplicate, not
     stored twice."""

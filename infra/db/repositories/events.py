@@ -180,12 +180,13 @@ class SqlEventRepository:
             try:
                 await driver.copy_records_to_table("events", schema_name=self._schema_name(),
                                                    records=records, columns=COLUMNS)
-                return {x.id for x in batch}
+                return set()
             except asyncpg.UniqueViolationError:
                 await driver.execute(_SQL["rollback_to_savepoint"])
         await driver.execute(_SQL["staging"].format(s=self._schema()))
         await driver.copy_records_to_table(STAGING, records=records, columns=COLUMNS)
-        return {r[0] for r in await self._fetch("insert_staged")}
+        inserted = {r[0] for r in await self._fetch("insert_staged")}
+        return {x.id for x in batch if x.id not in inserted}
 
     # -- reads ---------------------------------------------------------------------------------
     async def get(self, event_id: UUID) -> Event | None:

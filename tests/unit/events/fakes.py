@@ -55,16 +55,16 @@ class FakeEventRepository:
 
     async def add(self, batch: Sequence[NewEvent]) -> set[UUID]:
         self.calls.append("add")
-        stored = set()
+        skipped = set()
         taken = {e.event_id for e in self.events.values() if e.event_id}
         for event in (new.as_event() for new in batch):
             if event.event_id is not None and event.event_id in taken:
+                skipped.add(event.id)
                 continue
             self.events[event.id] = event
-            stored.add(event.id)
             if event.event_id:
                 taken.add(event.event_id)
-        return stored
+        return skipped
 
     async def get(self, event_id: UUID) -> Event | None:
         return self.events.get(event_id)
