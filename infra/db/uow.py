@@ -111,7 +111,7 @@ class SqlUnitOfWork:
     attribute_definitions = _Repository(lambda uow, conn: SqlAttributeDefinitionRepository(conn))
     products = _Repository(lambda uow, conn: SqlProductRepository(conn))
     orders = _Repository(lambda uow, conn: SqlOrderRepository(conn))
-    events = _Repository(lambda uow, conn: SqlEventRepository(conn))
+    events = _Repository(lambda uow, conn: SqlEventRepository(conn, uow._caches.identities, uow._on_commit))
     imports = _Repository(lambda uow, conn: SqlImportRepository(conn))
     loyalty = _Repository(lambda uow, conn: SqlLoyaltyRepository(conn))
     entry_campaigns = _Repository(lambda uow, conn: SqlEntryCampaignRepository(conn))

@@ -12,7 +12,7 @@ set from the tenant registry).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import repeat
 from typing import Any
@@ -29,6 +29,7 @@ from domain.events.keyset import KeysetPage
 from domain.events.model import Event, NewEvent, Stage, Touchpoint
 from domain.events.ports import CustomerState, EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter
+from infra.caches import IdentityOwners
 from infra.db.raw import RawSql
 from infra.db.repositories.timeline import SqlTimelineReader, merged_sources
 from infra.db.tables.tenant import events
@@ -46,6 +47,8 @@ DIRECT_COPY = True
 _SQL = {
     "existing_event_ids": "SELECT event_id FROM {s}.events WHERE event_id = ANY($1::varchar[])",
     "customer_states": "SELECT id, status, merged_into FROM {s}.customers WHERE id = ANY($1::uuid[])",
+    # -1 (never a generation) if the row is missing: nothing is then taken from the cache
+    "identity_generation": "SELECT coalesce(max(n), -1) FROM {s}.identity_generation",
     # One identity type at a time: `value = ANY` walks the primary key (type, value) once per
     # value, where a join on unnested pairs tends to a hash join over the whole table. The owners
     # come back as one row of two arrays: this is usually the batch's first statement, which goes
@@ -102,9 +105,16 @@ def to_domain(r: Any) -> Event:
 
 
 class SqlEventRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, identities: IdentityOwners | None = None,
+                 on_commit: list[Callable[[], None]] | None = None) -> None:
+        """`identities` and `on_commit` (the unit of work's): identity owners are then taken from
+        the process's cache when the tenant's identity generation says they still hold, and the
+        ones looked up are remembered once this transaction commits."""
         self._conn = conn
         self._raw = RawSql(conn)
+        self._identities = identities if on_commit is not None else None
+        self._on_commit = on_commit
+        self._generation: int | None = None
 
     # -- raw access for the bulk paths ---------------------------------------------------------
     def _schema_name(self) -> str:
@@ -135,13 +145,30 @@ class SqlEventRepository:
         return {r[0]: CustomerState(id=r[0], status=CustomerStatus(r[1]), merged_into=r[2]) for r in rows}
 
     async def identity_owners(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+        held: dict[tuple[str, str], UUID] = {}
+        generation = -1
+        if self._identities is not None:
+            if self._generation is None:  # read once per transaction, like a look-up would be
+                ((self._generation,),) = await self._fetch("identity_generation")
+            generation = self._generation
+            if generation >= 0:
+                held = self._identities.under(self._schema_name(), generation)
+        owners: dict[tuple[str, str], UUID] = {}
         by_type: dict[str, list[str]] = {}
-        for kind, value in pairs:
-            by_type.setdefault(kind, []).append(value)
-        owners = {}
+        for pair in pairs:
+            owner = held.get(pair)
+            if owner is None:
+                by_type.setdefault(pair[0], []).append(pair[1])
+            else:
+                owners[pair] = owner
+        found: dict[tuple[str, str], UUID] = {}
         for kind, values in by_type.items():
-            ((found, customer_ids),) = await self._fetch("identity_owners", kind, values)
-            owners.update(zip(zip(repeat(kind), found), customer_ids, strict=True))
+            ((values_found, customer_ids),) = await self._fetch("identity_owners", kind, values)
+            found.update(zip(zip(repeat(kind), values_found), customer_ids, strict=True))
+        if found and generation >= 0 and self._identities is not None and self._on_commit is not None:
+            cache, schema = self._identities, self._schema_name()
+            self._on_commit.append(lambda: cache.remember(schema, generation, found))
+        owners.update(found)
         return owners
 
     async def add_customers(self, customers: Sequence[tuple[Customer, tuple[str, str]]],

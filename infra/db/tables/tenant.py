@@ -101,6 +101,17 @@ class CustomerIdentityRow(TenantModel, table=True):
     created_at: datetime = Field(sa_column=_ts())
 
 
+class IdentityGenerationRow(TenantModel, table=True):
+    """One row: a number a trigger (migration t0008) raises with every statement that updates or
+    deletes customer identities. Holders of cached identity owners (infra.caches.IdentityOwners)
+    compare it to the number their entries were read under: equal means no owner changed since."""
+
+    __tablename__ = "identity_generation"
+
+    id: int = Field(sa_column=Column(SmallInteger, primary_key=True, server_default=text("1")))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
+
+
 class ConsentRow(TenantModel, table=True):
     __tablename__ = "consents"
 
@@ -274,6 +285,7 @@ class ErasureRow(TenantModel, table=True):
 
 customers = CustomerRow.__table__
 customer_identities = CustomerIdentityRow.__table__
+identity_generation = IdentityGenerationRow.__table__
 consents = ConsentRow.__table__
 consent_events = ConsentEventRow.__table__
 customer_merges = CustomerMergeRow.__table__
