@@ -19,7 +19,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import orjson
 from sqlalchemy import select, tuple_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,13 +30,12 @@ from domain.events.ports import CustomerState, EventFilter
 from domain.events.timeline import TimelineEntry, TimelineFilter
 from infra.caches import IdentityOwners
 from infra.db.raw import RawSql
+from infra.db.repositories.event_rows import COLUMNS, binary_copy
 from infra.db.repositories.timeline import SqlTimelineReader, merged_sources
 from infra.db.tables.tenant import events
 
 e = events.c
 STAGING = "kizuna_events_in"  # temporary: one per transaction, dropped at commit
-COLUMNS = ("id", "event_id", "type", "customer_id", "occurred_at", "received_at", "properties",
-           "touchpoint_channel", "touchpoint_stage", "campaign_id")
 _IDENTITY_COLUMNS = ("external_id", "email", "phone", "line_user_id")
 _COLS = ", ".join(COLUMNS)
 DIRECT_COPY = True
@@ -76,24 +74,6 @@ _SQL = {
     "insert_staged": f"INSERT INTO {{s}}.events ({_COLS}) SELECT {_COLS}"  # noqa: S608 - constants
                      f" FROM pg_temp.{STAGING} ORDER BY event_id ON CONFLICT DO NOTHING RETURNING id",
 }
-
-
-def _copy_records(batch: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
-    """COPY rows straight from the drafts, in COLUMNS order. A batch repeats a few touchpoints
-    (the parser shares one object per distinct touchpoint), so their three columns are worked out
-    once per object, found by identity: hashing the frozen dataclass runs Python code per row."""
-    touchpoints: dict[int, tuple[str | None, str | None, str | None]] = {}
-    records: list[tuple[Any, ...]] = []
-    append, dumps = records.append, orjson.dumps
-    for id_, customer_id, draft, received_at in batch:
-        t = draft.touchpoint
-        columns = touchpoints.get(id(t))
-        if columns is None:
-            columns = touchpoints[id(t)] = (t.channel, t.stage.value if t.stage else None, t.campaign_id)
-        properties = draft.properties
-        append((id_, draft.event_id, draft.type, customer_id, draft.occurred_at, received_at,
-                dumps(properties).decode() if properties else "{}", *columns))
-    return records
 
 
 def to_domain(r: Any) -> Event:
@@ -195,7 +175,7 @@ class SqlEventRepository:
         if not batch:
             return set()
         driver = await self._driver()
-        records = _copy_records(batch)
+        data = memoryview(binary_copy(batch))  # bytes would be taken for a file name
         if DIRECT_COPY:
             # COPY straight into `events` writes each row once, where staging writes it twice. The
             # unique index is the judge of re-sent event ids: the use case looks them up first
@@ -205,13 +185,13 @@ class SqlEventRepository:
             # take the staging path, which skips the duplicates.
             await driver.execute(_SQL["savepoint"])
             try:
-                await driver.copy_records_to_table("events", schema_name=self._schema_name(),
-                                                   records=records, columns=COLUMNS)
+                await driver.copy_to_table("events", schema_name=self._schema_name(), source=data,
+                                           columns=COLUMNS, format="binary")
                 return set()
             except asyncpg.UniqueViolationError:
                 await driver.execute(_SQL["rollback_to_savepoint"])
         await driver.execute(_SQL["staging"].format(s=self._schema()))
-        await driver.copy_records_to_table(STAGING, records=records, columns=COLUMNS)
+        await driver.copy_to_table(STAGING, source=data, columns=COLUMNS, format="binary")
         inserted = {r[0] for r in await self._fetch("insert_staged")}
         return {x.id for x in batch if x.id not in inserted}
 
