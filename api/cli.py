@@ -84,6 +84,11 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
         # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
         # kills this process before `database()` can stop the embedded PostgreSQL.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # The workers share one listening socket, and libuv (under uvloop) accepts every pending
+        # connection at once: a client opening four connections together had all four on one
+        # worker while the other idled (measured on events ingest). One accept at a time, then a
+        # yield, lets the other workers take their share (a libuv setting; the workers inherit it).
+        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
         uvicorn.run("api.app:app_from_env", factory=True, host=host or settings.host,
                     port=port or settings.port, workers=workers or settings.workers,
                     log_config=None, access_log=False, proxy_headers=True)
