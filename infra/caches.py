@@ -171,7 +171,7 @@ class RevokedTokens:
 
 
 class IdentityOwners:
-    """The customer that holds an identity, (type, value) -> customer id, per tenant schema: what
+    """The customer that holds an identity, (type, value) -> customer id, per tenant: what
     events ingest would otherwise look up a thousand at a time per batch (2.5-3 ms of PostgreSQL
     CPU and 1 ms of ours for a 1,000-event batch, docs/performance.md).
 
@@ -190,22 +190,22 @@ class IdentityOwners:
         self._held: dict[str, tuple[int, dict[tuple[str, str], UUID]]] = {}
         self._size = 0
 
-    def under(self, schema: str, generation: int) -> dict[tuple[str, str], UUID]:
-        """The entries of `schema` valid under `generation` (read-only for the caller)."""
-        held = self._held.get(schema)
+    def under(self, tenant: str, generation: int) -> dict[tuple[str, str], UUID]:
+        """The entries of `tenant` (its id) valid under `generation` (read-only for the caller)."""
+        held = self._held.get(tenant)
         if held is None or held[0] != generation:
             if held is not None:
                 self._size -= len(held[1])
-            held = self._held[schema] = (generation, {})
+            held = self._held[tenant] = (generation, {})
         return held[1]
 
-    def remember(self, schema: str, generation: int, owners: dict[tuple[str, str], UUID]) -> None:
+    def remember(self, tenant: str, generation: int, owners: dict[tuple[str, str], UUID]) -> None:
         """Owners read under `generation`, once their transaction has committed."""
-        entries = self.under(schema, generation)
+        entries = self.under(tenant, generation)
         before = len(entries)
         if self._size + len(owners) > self.MAX_ENTRIES:
             self.clear()
-            entries, before = self.under(schema, generation), 0
+            entries, before = self.under(tenant, generation), 0
         entries.update(owners)
         self._size += len(entries) - before
 

@@ -111,7 +111,8 @@ class SqlUnitOfWork:
     attribute_definitions = _Repository(lambda uow, conn: SqlAttributeDefinitionRepository(conn))
     products = _Repository(lambda uow, conn: SqlProductRepository(conn))
     orders = _Repository(lambda uow, conn: SqlOrderRepository(conn))
-    events = _Repository(lambda uow, conn: SqlEventRepository(conn, uow._caches.identities, uow._on_commit))
+    events = _Repository(lambda uow, conn: SqlEventRepository(
+        conn, uow._caches.identities, uow._on_commit, uow._tenant.id if uow._tenant else None))
     imports = _Repository(lambda uow, conn: SqlImportRepository(conn))
     loyalty = _Repository(lambda uow, conn: SqlLoyaltyRepository(conn))
     entry_campaigns = _Repository(lambda uow, conn: SqlEntryCampaignRepository(conn))

@@ -33,7 +33,7 @@ async def _owner(api, tenant, customer: dict[str, str]) -> str:
 
 def _held(app, tenant) -> dict[Any, Any]:
     """What this process's cache holds for the tenant, whatever generation it is under."""
-    held = app.state.caches.identities._held.get(f"t_{tenant.slug}")
+    held = app.state.caches.identities._held.get(tenant.id)
     return held[1] if held else {}
 
 

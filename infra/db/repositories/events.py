@@ -86,14 +86,16 @@ def to_domain(r: Any) -> Event:
 
 class SqlEventRepository:
     def __init__(self, conn: AsyncConnection, identities: IdentityOwners | None = None,
-                 on_commit: list[Callable[[], None]] | None = None) -> None:
-        """`identities` and `on_commit` (the unit of work's): identity owners are then taken from
-        the process's cache when the tenant's identity generation says they still hold, and the
-        ones looked up are remembered once this transaction commits."""
+                 on_commit: list[Callable[[], None]] | None = None, tenant_id: UUID | None = None) -> None:
+        """`identities`, `on_commit` (the unit of work's) and `tenant_id`: identity owners are then
+        taken from the process's cache when the tenant's identity generation says they still hold,
+        and the ones looked up are remembered once this transaction commits. Kept by tenant id,
+        not schema: a purged tenant's slug may name a new tenant, whose generation starts again."""
         self._conn = conn
         self._raw = RawSql(conn)
-        self._identities = identities if on_commit is not None else None
+        self._identities = identities if on_commit is not None and tenant_id is not None else None
         self._on_commit = on_commit
+        self._tenant_key = str(tenant_id)
         self._generation: int | None = None
 
     # -- raw access for the bulk paths ---------------------------------------------------------
@@ -132,7 +134,7 @@ class SqlEventRepository:
                 ((self._generation,),) = await self._fetch("identity_generation")
             generation = self._generation
             if generation >= 0:
-                held = self._identities.under(self._schema_name(), generation)
+                held = self._identities.under(self._tenant_key, generation)
         owners: dict[tuple[str, str], UUID] = {}
         by_type: dict[str, list[str]] = {}
         for pair in pairs:
@@ -146,8 +148,8 @@ class SqlEventRepository:
             ((values_found, customer_ids),) = await self._fetch("identity_owners", kind, values)
             found.update(zip(zip(repeat(kind), values_found), customer_ids, strict=True))
         if found and generation >= 0 and self._identities is not None and self._on_commit is not None:
-            cache, schema = self._identities, self._schema_name()
-            self._on_commit.append(lambda: cache.remember(schema, generation, found))
+            cache, tenant = self._identities, self._tenant_key
+            self._on_commit.append(lambda: cache.remember(tenant, generation, found))
         owners.update(found)
         return owners
 
