@@ -67,7 +67,10 @@ async def idempotent_with_status(request: Request, caller: Caller, *,
             if stored.fingerprint != fingerprint:
                 raise InvalidInput(f"this {HEADER} was used with a different request",
                                    field=HEADER)
-            return Response(stored.body, stored.status, media_type="application/json",
+            # Only successes are stored; an erasure turns those naming the person into a 410
+            # problem (infra: the idempotency store), which is served as one.
+            media_type = "application/problem+json" if stored.status >= 400 else "application/json"
+            return Response(stored.body, stored.status, media_type=media_type,
                             headers={"Idempotent-Replayed": "true"})
         status, result = await action()
         body = _json(result)

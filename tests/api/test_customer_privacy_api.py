@@ -246,6 +246,7 @@ async def test_responses_kept_for_idempotent_replays_forget_an_erased_customer(a
 
     replay = await api.post("/v1/customers", json=body, headers=tenant_a.auth | key)
     assert replay.status_code == 410
+    assert replay.headers["content-type"] == "application/problem+json"
     assert "replay@example.jp" not in replay.text and "再送" not in replay.text
     assert replay.json()["code"] == "gone"
     found = await api.get("/v1/customers", params={"email": "replay@example.jp"}, headers=tenant_a.auth)
