@@ -267,14 +267,14 @@ def parse_events(items: Sequence[Any], *, now: datetime) -> tuple[list[tuple[int
     `parse_event`, which says why. The fast path only ever accepts what `parse_event` accepts.
     """
     earliest, latest = EARLIEST.timestamp() + 0.001, (now + MAX_FUTURE).timestamp() - 0.001
-    fields, touchpoint_fields, catalogue_ = EVENT_FIELDS, TOUCHPOINT_FIELDS, CATALOGUE  # as locals
+    fields, touchpoint_fields = EVENT_FIELDS, TOUCHPOINT_FIELDS  # as locals
     drafts: list[tuple[int, EventDraft]] = []
     errors: list[tuple[int, InvalidInput]] = []
     fromisoformat = datetime.fromisoformat
     for index, raw in enumerate(items):
         draft = None
         if type(raw) is dict and raw.keys() <= fields:
-            draft = _fast_draft(raw, earliest, latest, touchpoint_fields, catalogue_, fromisoformat)
+            draft = _fast_draft(raw, earliest, latest, touchpoint_fields, fromisoformat)
         if draft is None:
             try:
                 draft = parse_event(raw, now=now)
@@ -286,21 +286,8 @@ def parse_events(items: Sequence[Any], *, now: datetime) -> tuple[list[tuple[int
 
 
 def _fast_draft(raw: dict[str, Any], earliest: float, latest: float, touchpoint_fields: frozenset[str],
-                catalogue_: dict[str, Any], fromisoformat: Any) -> EventDraft | None:
+                fromisoformat: Any) -> EventDraft | None:
     """The usual event, checked inline; None means "not plainly valid: ask parse_event"."""
-    event_type = raw.get("type")
-    if type(event_type) is not str or (event_type not in catalogue_ and not is_known_type(event_type)):
-        return None
-    customer = raw.get("customer")
-    if type(customer) is not dict or len(customer) != 1:
-        return None
-    ((key, value),) = customer.items()
-    if key not in REF_FIELDS or type(value) is not str or not value:
-        return None
-    try:
-        ref = _identity_ref(key, value)
-    except InvalidInput:
-        return None
     properties = raw.get("properties")
     if properties is not None and type(properties) is not dict:
         return None
@@ -314,19 +301,27 @@ def _fast_draft(raw: dict[str, Any], earliest: float, latest: float, touchpoint_
         if not ((channel is None or type(channel) is str) and (stage is None or type(stage) is str)
                 and (campaign is None or type(campaign) is str)):
             return None
-    return _checked_draft(event_type, ref, raw.get("occurred_at"), raw.get("event_id"), properties,
-                          channel, stage, campaign, earliest, latest, fromisoformat)
+    return _checked_draft(raw.get("type"), raw.get("customer"), raw.get("occurred_at"), raw.get("event_id"),
+                          properties, channel, stage, campaign, earliest, latest, fromisoformat)
 
 
-def _checked_draft(event_type: str, ref: CustomerRef, at: Any, event_id: Any,
+def _checked_draft(event_type: Any, customer: Any, at: Any, event_id: Any,
                    properties: dict[str, Any] | None, channel: str | None, stage: str | None,
                    campaign: str | None, earliest: float, latest: float,
                    fromisoformat: Any) -> EventDraft | None:
-    """What both fast paths check once the shape is known: a known type and the reference are
-    checked by the caller, the strings' types too; None means "not plainly valid"."""
+    """What both fast paths check once the event's shape is known (properties an object or None,
+    touchpoint fields strings or None); None means "not plainly valid"."""
+    if type(event_type) is not str or (event_type not in CATALOGUE and not is_known_type(event_type)):
+        return None
+    if type(customer) is not dict or len(customer) != 1:
+        return None
+    ((key, value),) = customer.items()
+    if key not in REF_FIELDS or type(value) is not str or not value:
+        return None
     try:
+        ref = _identity_ref(key, value)
         occurred = fromisoformat(at) if type(at) is str else None
-    except ValueError:
+    except (InvalidInput, ValueError):
         return None
     # POSIX seconds compare at half the cost of aware datetimes with different offsets; a
     # millisecond's margin covers float rounding, and an instant that close to a bound is
@@ -399,26 +394,13 @@ def parse_typed_events(batch: Sequence[TypedEvent], *, now: datetime) -> list[tu
     exactly as parse_events would give them for the same JSON; None as soon as one is not (the
     caller then judges the plain objects with parse_events, which says why)."""
     earliest, latest = EARLIEST.timestamp() + 0.001, (now + MAX_FUTURE).timestamp() - 0.001
-    catalogue_, fromisoformat = CATALOGUE, datetime.fromisoformat
+    fromisoformat = datetime.fromisoformat
     drafts: list[tuple[int, EventDraft]] = []
     for index, item in enumerate(batch):
-        event_type = item.type
-        if event_type not in catalogue_ and not is_known_type(event_type):
-            return None
-        customer = item.customer
-        if len(customer) != 1:
-            return None
-        ((key, value),) = customer.items()
-        if key not in REF_FIELDS or not value:
-            return None
-        try:
-            ref = _identity_ref(key, value) if key != "id" else CustomerRef.parse(customer)
-        except InvalidInput:
-            return None
         tp = item.touchpoint
         channel, stage, campaign = (None, None, None) if tp is None else (
             tp.channel, tp.stage, tp.campaign_id)
-        draft = _checked_draft(event_type, ref, item.occurred_at, item.event_id, item.properties,
+        draft = _checked_draft(item.type, item.customer, item.occurred_at, item.event_id, item.properties,
                                channel, stage, campaign, earliest, latest, fromisoformat)
         if draft is None:
             return None

@@ -163,9 +163,7 @@ async def _ingest(uow: UnitOfWork, clock: Clock, items: Sequence[Any] | TypedBat
     drafts, invalid = parse_batch(items, now=now)
     report.errors.extend(ItemError(index, exc) for index, exc in invalid)
 
-    # the look-up key of each reference (as _key, inline: a thousand calls per batch)
-    keys: list[Key] = [ref.id if ref.id is not None else (ref.identity_type, ref.identity_value)  # type: ignore[misc]
-                       for ref in [d.customer for _, d in drafts]]
+    keys = [_key(d.customer) for _, d in drafts]
     found = await _look_up(uow, keys)
     owners, missing = found.owners, found.missing
     if stored_first or missing or None in owners.values():

@@ -147,9 +147,10 @@ class SqlEventRepository:
         for kind, values in by_type.items():
             ((values_found, customer_ids),) = await self._fetch("identity_owners", kind, values)
             found.update(zip(zip(repeat(kind), values_found), customer_ids, strict=True))
-        if found and generation >= 0 and self._identities is not None and self._on_commit is not None:
-            cache, tenant = self._identities, self._tenant_key
-            self._on_commit.append(lambda: cache.remember(tenant, generation, found))
+        if found and generation >= 0:  # only when kept: _identities and _on_commit are set
+            cache, tenant, on_commit = self._identities, self._tenant_key, self._on_commit
+            assert cache is not None and on_commit is not None
+            on_commit.append(lambda: cache.remember(tenant, generation, found))
         owners.update(found)
         return owners
 
